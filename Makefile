@@ -1,0 +1,47 @@
+# Groundswell — the front door. `make help` lists the targets.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+KAFKA := deploy/kafka/kafka.sh
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/groundswell: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/groundswell ## Make .venv with the project and its dev tools installed
+
+kafka-up: setup ## Fetch Kafka from Maven Central (once) and start the local KRaft broker
+	PYTHON=$(BIN)/python $(KAFKA) start
+
+kafka-down: ## Stop the local broker
+	PYTHON=$(BIN)/python $(KAFKA) stop
+
+demo: setup ## Broker, worker and a bundled outage scenario: alerts on screen
+	$(BIN)/groundswell demo
+
+test: setup ## Lint, type-check, unit and integration tests (starts and stops the broker)
+	$(MAKE) lint
+	@started=0; \
+	if ! PYTHON=$(BIN)/python $(KAFKA) status >/dev/null 2>&1; then \
+	  PYTHON=$(BIN)/python $(KAFKA) start || exit 1; started=1; fi; \
+	$(BIN)/pytest -q; rc=$$?; \
+	if [ $$started = 1 ]; then PYTHON=$(BIN)/python $(KAFKA) stop; fi; \
+	exit $$rc
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy models geo streams
+
+bench: setup ## Benchmarks, results written to BENCHMARKS.md
+	$(BIN)/python -m streams.bench --out BENCHMARKS.md
+
+.PHONY: help setup kafka-up kafka-down demo test lint bench

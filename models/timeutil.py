@@ -1,0 +1,41 @@
+"""Event-time helpers: epoch milliseconds, UTC, window arithmetic and watermarks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+MIN_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_EVENT_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+
+
+def window_start_ms(ts_ms: int, size_ms: int) -> int:
+    """Start of the tumbling window of ``size_ms`` that holds ``ts_ms``.
+
+    >>> window_start_ms(1_700_000_123_456, 60_000)
+    1700000100000
+    """
+    return ts_ms - ts_ms % size_ms
+
+
+def iso_from_ms(ts_ms: int) -> str:
+    """ISO 8601 UTC text with milliseconds and a ``Z``.
+
+    >>> iso_from_ms(0)
+    '1970-01-01T00:00:00.000Z'
+    """
+    dt = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"
+
+
+def ms_from_iso(text: str) -> int:
+    """Epoch milliseconds from ISO 8601 text; a time without an offset is refused.
+
+    >>> ms_from_iso("2024-02-22T09:30:00Z")
+    1708594200000
+    >>> ms_from_iso("2024-02-22T10:30:00.250+01:00")
+    1708594200250
+    """
+    dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return round(dt.timestamp() * 1000)
