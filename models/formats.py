@@ -45,16 +45,26 @@ def decode_raw(data: bytes) -> list[Post]:
     ...
     models.errors.InvalidRecord: not a post: twitter v1.1 delete notice
     """
+    return normalize_raw(load_raw(data))
+
+
+def load_raw(data: bytes) -> object:
+    """The JSON value of one raw record; bad bytes give "invalid utf-8", else "invalid json".
+
+    >>> load_raw(b"\\xff{}")
+    Traceback (most recent call last):
+    ...
+    models.errors.InvalidRecord: invalid utf-8: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte
+    """
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM on a file's first line
     try:
-        obj = loads(data)
+        return loads(data)
     except InvalidRecord:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidRecord("invalid utf-8", str(exc)) from None
         raise
-    return normalize_raw(obj)
 
 
 def detect_format(obj: object) -> str:

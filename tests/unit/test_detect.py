@@ -49,7 +49,7 @@ def test_planted_burst_is_one_alert_opened_then_resolved() -> None:
     alerts = _run(ZoneDetector(_config(), "z", REGIONS), _stream(1), 180)
     ids = {a.alert_id for a in alerts}
     assert len(ids) == 1
-    assert [a.status for a in alerts][0] == "opened"
+    assert alerts[0].status == "opened"
     assert alerts[-1].status == "resolved"
     assert all(a.region_ids == ("r2",) for a in alerts)
     opened = alerts[0]

@@ -14,7 +14,7 @@ def test_origin_watermark_is_monotone_and_late_is_below_it(times: list[int], lat
         before = clock.watermark_ms
         accepted = clock.observe(t)
         assert accepted == (before is None or t >= before)
-        assert last is None or clock.watermark_ms is not None and clock.watermark_ms >= last
+        assert last is None or (clock.watermark_ms is not None and clock.watermark_ms >= last)
         last = clock.watermark_ms
 
 

@@ -1,0 +1,1 @@
+"""One module per agent: normalize, classify (+locate), detect (+publish)."""

@@ -1,0 +1,32 @@
+"""Alerts out: to the alerts topic, keyed by alert id, stamped with event time."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from models.records import Alert, dumps
+
+if TYPE_CHECKING:
+    from streams.app import Context
+
+log = logging.getLogger("groundswell.alerts")
+
+
+def describe(alert: Alert) -> str:
+    """One human line for an alert event."""
+    where = ", ".join(alert.region_names) or ", ".join(alert.region_ids)
+    return (
+        f"{alert.status.upper():8} {alert.severity:8} {alert.category:15} {where} "
+        f"window {alert.window_start_ms // 1000} observed {alert.observed} "
+        f"expected {alert.expected:.2f} p={alert.p_value:.2e} id={alert.alert_id}"
+    )
+
+
+async def publish(ctx: Context, alert: Alert) -> None:
+    await ctx.alerts.send(
+        key=alert.alert_id.encode(),
+        value=dumps(alert.to_wire()),
+        timestamp=alert.detected_at_ms / 1000,
+    )
+    log.info("alert %s", describe(alert))

@@ -1,0 +1,98 @@
+"""The Faust app factory: topics, the zone-state table and the agents.
+
+Topics carry raw bytes; the agents decode them with the pure code in ``models`` so a
+malformed message becomes a dead letter instead of a crashed agent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams.agents import classify, detect, normalize
+from streams.chain import Stages
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+log = logging.getLogger("groundswell")
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """Partition counts of the repartitioned topics, read from the broker at start."""
+
+    raw: int
+    normalized: int
+    relevant: int
+
+
+@dataclass
+class Context:
+    """What every agent needs, built once per worker."""
+
+    settings: Settings
+    stages: Stages
+    partitions: Partitions
+    raw: Any
+    normalized: Any
+    relevant: Any
+    deadletter: Any
+    alerts: Any
+
+
+def bytes_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
+
+
+def create_app(settings: Settings, stages: Stages, partitions: Partitions) -> faust.App:
+    brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap.split(",")]
+    app = faust.App(
+        settings.app_id,
+        broker=brokers,
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+    )
+    names = TopicNames.of(settings)
+    ctx = Context(
+        settings=settings,
+        stages=stages,
+        partitions=partitions,
+        raw=bytes_topic(app, names.raw, partitions.raw),
+        normalized=bytes_topic(app, names.normalized, partitions.normalized),
+        relevant=bytes_topic(app, names.relevant, partitions.relevant),
+        deadletter=bytes_topic(app, names.deadletter),
+        alerts=bytes_topic(app, names.alerts),
+    )
+    normalize.register(app, ctx)
+    classify.register(app, ctx)
+    detect.register(app, ctx)
+    return app
+
+
+async def dead_letter(
+    ctx: Context, stage: str, reason: str, detail: str, data: bytes, event: Any
+) -> None:
+    """Send the original bytes to the dead-letter topic, the reason in headers."""
+    msg = event.message
+    headers = [
+        ("reason", reason.encode()),
+        ("detail", detail[:500].encode()),
+        ("stage", stage.encode()),
+        ("source", f"{msg.topic}/{msg.partition}/{msg.offset}".encode()),
+    ]
+    await ctx.deadletter.send(value=data, headers=headers, timestamp=msg.timestamp)
+    log.debug("dead letter from %s: %s (%s)", stage, reason, detail)

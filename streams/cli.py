@@ -1,0 +1,274 @@
+"""The ``groundswell`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from models.errors import ConfigError, GroundswellError
+from models.records import Alert, dumps, loads
+from models.timeutil import ms_from_iso
+from streams.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "bootstrap": getattr(args, "bootstrap", None),
+        "regions": getattr(args, "regions", None),
+        "region_id_property": getattr(args, "id_property", None),
+        "region_name_property": getattr(args, "name_property", None),
+    }
+    return Settings.from_env().with_overrides(**overrides)
+
+
+def _stages(settings: Settings):  # type: ignore[no-untyped-def]
+    from streams.chain import Stages, load_regions
+
+    return Stages(settings, load_regions(settings))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from streams.app import Partitions, create_app
+    from streams.kafka_admin import ensure_topics, partition_count, wait_until_ready
+    from streams.topics import TopicNames, topic_specs
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    stages = _stages(settings)
+    names = TopicNames.of(settings)
+
+    async def prepare() -> Partitions:
+        try:
+            await wait_until_ready(settings.bootstrap, args.connect_timeout)
+        except TimeoutError as exc:
+            raise ConfigError("GROUNDSWELL_BOOTSTRAP", settings.bootstrap, str(exc)) from None
+        await ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication)
+        counts = [await partition_count(settings.bootstrap, t)
+                  for t in (names.raw, names.normalized, names.relevant)]
+        return Partitions(*counts)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    partitions = loop.run_until_complete(prepare())
+    app = create_app(settings, stages, partitions)
+    worker = faust.Worker(app, loglevel=settings.log_level, loop=loop, quiet=True,
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from streams.kafka_admin import ensure_topics
+    from streams.topics import topic_specs
+
+    settings = _settings(args)
+    created = asyncio.run(
+        ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication))
+    for spec in topic_specs(settings):
+        state = "created" if spec.name in created else "exists"
+        print(f"{spec.name:40} {spec.partitions:3} partitions  {state}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams.chain import iter_lines
+    from streams.kafka_io import count_lines, replay
+    from streams.topics import RAW
+
+    settings = _settings(args)
+    topic = args.topic or settings.topic(RAW)
+    speed = None if args.max else args.speed
+    stats = asyncio.run(replay(
+        settings.bootstrap, topic, iter_lines(args.file), speed=speed,
+        flush=not args.no_flush and topic == settings.topic(RAW),
+        total=count_lines(args.file),
+    ))
+    print(f"replayed {stats.messages} messages to {topic} in {stats.seconds:.1f} s",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    from streams.kafka_io import dump
+
+    settings = _settings(args)
+    out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
+    try:
+        n = asyncio.run(dump(
+            settings.bootstrap, args.topic, out,
+            from_time_ms=ms_from_iso(args.since) if args.since else None,
+            to_time_ms=ms_from_iso(args.until) if args.until else None,
+            max_messages=args.max_messages, follow=args.follow,
+        ))
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+    print(f"dumped {n} messages from {args.topic}", file=sys.stderr)
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from streams.chain import backtest, iter_lines
+    from streams.kafka_io import count_lines
+
+    settings = _settings(args)
+    stages = _stages(settings)
+    lines = tqdm(iter_lines(args.input), total=count_lines(args.input), unit="line",
+                 disable=None, desc="backtest")
+    result = backtest(stages, lines)
+    with open(args.out, "wb") as fh:
+        for alert in result.alerts:
+            fh.write(dumps(alert.to_wire()) + b"\n")
+    rejected = ", ".join(f"{k}: {v}" for k, v in sorted(result.rejected.items())) or "none"
+    print(f"{result.lines} lines, {result.posts} posts, {result.relevant} relevant, "
+          f"{len(result.alerts)} alert events -> {args.out}; rejected: {rejected}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_alerts_tail(args: argparse.Namespace) -> int:
+    from streams.agents.publish import describe
+    from streams.kafka_io import tail
+    from streams.topics import ALERTS
+
+    settings = _settings(args)
+    seen = 0
+
+    def show(rec) -> bool:  # type: ignore[no-untyped-def]
+        nonlocal seen
+        alert = Alert.from_wire(loads(rec.value or b""))
+        if args.status and alert.status not in args.status:
+            return False
+        print(dumps(alert.to_wire()).decode() if args.json else describe(alert), flush=True)
+        seen += 1
+        return args.max is not None and seen >= args.max
+
+    asyncio.run(tail(settings.bootstrap, settings.topic(ALERTS), show,
+                     from_beginning=args.from_beginning, follow=not args.no_follow,
+                     idle_timeout_s=args.timeout))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from models.scenario import build_demo
+
+    sc = build_demo(seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "regions.geojson").write_bytes(dumps(sc.regions))
+    with open(out / "posts.jsonl", "wb") as fh:
+        for post in sc.posts:
+            fh.write(dumps(post.to_wire()) + b"\n")
+    with open(out / "tickets.jsonl", "wb") as fh:
+        for ticket in sc.tickets:
+            fh.write(dumps(ticket.to_wire()) + b"\n")
+    (out / "truth.json").write_bytes(dumps(sc.truth))
+    print(f"{len(sc.posts)} posts, {len(sc.tickets)} tickets, {len(sc.truth)} outage(s) -> {out}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(_settings(args), timeout_s=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="groundswell",
+        description="Network-outage alerts from public complaints (Kafka + Faust).",
+        epilog="Settings come from GROUNDSWELL_* variables; see the README.",
+    )
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (GROUNDSWELL_BOOTSTRAP)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def regions_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--regions", help="GeoJSON region file (default: the bundled demo grid)")
+        p.add_argument("--id-property", help="feature property holding the region id")
+        p.add_argument("--name-property", help="feature property holding the region name")
+
+    p = sub.add_parser("worker", help="run a pipeline worker (all agents)")
+    regions_opts(p)
+    p.add_argument("--connect-timeout", type=float, default=30.0,
+                   help="seconds to wait for the broker at start")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("topics", help="create the pipeline topics if missing")
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("replay", help="send a JSON-lines file (posts or a dump) to a topic")
+    p.add_argument("file")
+    p.add_argument("--topic", help="target topic (default: posts.raw)")
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, default=1.0,
+                      help="event-time speed-up factor (default 1 = real time)")
+    pace.add_argument("--max", action="store_true", help="as fast as possible")
+    p.add_argument("--no-flush", action="store_true",
+                   help="do not send the end-of-file watermark")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("dump", help="write a topic to a JSON-lines file")
+    p.add_argument("topic")
+    p.add_argument("--out", required=True, help="output file, '-' for stdout")
+    p.add_argument("--since", help="ISO time: start at the first message at or after it")
+    p.add_argument("--until", help="ISO time: skip messages at or after it")
+    p.add_argument("--max-messages", type=int)
+    p.add_argument("--follow", action="store_true",
+                   help="keep reading new messages instead of stopping at the end")
+    p.set_defaults(func=cmd_dump)
+
+    p = sub.add_parser("backtest", help="run the whole chain offline on a file")
+    p.add_argument("input", help="JSON lines: posts in any supported format, or a dump")
+    regions_opts(p)
+    p.add_argument("--out", required=True, help="alerts as JSON lines")
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("alerts", help="read the alerts topic")
+    asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    t = asub.add_parser("tail", help="print alerts as they open, update and resolve")
+    t.add_argument("--from-beginning", action="store_true")
+    t.add_argument("--json", action="store_true", help="print the alert JSON")
+    t.add_argument("--status", action="append", choices=("opened", "updated", "resolved"))
+    t.add_argument("--max", type=int, help="stop after this many alerts")
+    t.add_argument("--no-follow", action="store_true", help="stop at the end of the topic")
+    t.add_argument("--timeout", type=float, help="stop after this many idle seconds")
+    t.set_defaults(func=cmd_alerts_tail)
+
+    p = sub.add_parser("simulate", help="write a generated scenario (posts, tickets, truth)")
+    p.add_argument("--scenario", default="demo", choices=("demo",))
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", help="broker, worker and the bundled scenario, alerts on screen")
+    p.add_argument("--timeout", type=float, default=150.0,
+                   help="give up after this many seconds")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"groundswell: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except GroundswellError as exc:
+        print(f"groundswell: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Replay files into a topic, dump a topic to a file, and read alerts: plain aiokafka,
+no consumer group, so none of these disturbs the workers' offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import IO
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from tqdm import tqdm
+
+from models.errors import InvalidRecord
+from models.formats import decode_raw
+from models.records import Watermark, dumps
+from streams.files import DumpRecord
+
+
+def _servers(bootstrap: str) -> list[str]:
+    return [b.strip() for b in bootstrap.split(",") if b.strip()]
+
+
+@dataclass
+class ReplayStats:
+    messages: int = 0
+    watermark_ms: int | None = None
+    seconds: float = 0.0
+
+
+async def replay(
+    bootstrap: str,
+    topic: str,
+    lines: Iterable[bytes],
+    *,
+    speed: float | None = None,
+    flush: bool = True,
+    total: int | None = None,
+) -> ReplayStats:
+    """Send file lines to ``topic`` in order; ``speed`` paces by event time (None: max).
+
+    Raw lines keep their order and get their post's event time as the message timestamp;
+    dump lines keep key, timestamp, headers and (for unkeyed messages) partition. With
+    ``flush``, a watermark at the latest event time is sent to every partition at the
+    end, so downstream windows close exactly as ``groundswell backtest`` closes them.
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=_servers(bootstrap), acks="all", enable_idempotence=True,
+        linger_ms=5, max_batch_size=262_144, request_timeout_ms=30_000,
+    )
+    await producer.start()
+    stats = ReplayStats()
+    started = time.monotonic()
+    try:
+        parts = sorted(await producer.partitions_for(topic))
+        n = len(parts)
+        first_event: int | None = None
+        last_ts: int | None = None
+        pending = []
+        for i, line in enumerate(tqdm(lines, total=total, unit="msg", disable=None,
+                                      desc=f"replay {topic}")):
+            rec = DumpRecord.from_line(line)
+            if rec is not None:
+                key, value, ts = rec.key, rec.value, rec.timestamp_ms
+                headers = [(k.decode("utf-8", "replace"), v) for k, v in rec.headers]
+                partition = None if key is not None else rec.partition % n
+            else:
+                key, value, headers, partition = None, line, [], parts[i % n]
+                try:
+                    ts = max(p.created_at_ms for p in decode_raw(line))
+                except InvalidRecord:
+                    ts = last_ts
+            if ts is not None:
+                last_ts = ts
+                stats.watermark_ms = max(ts, stats.watermark_ms or ts)
+                if speed is not None:
+                    first_event = ts if first_event is None else first_event
+                    due = (ts - first_event) / 1000 / speed - (time.monotonic() - started)
+                    if due > 0:
+                        await asyncio.sleep(due)
+            pending.append(await producer.send(
+                topic, value=value, key=key, partition=partition, timestamp_ms=ts,
+                headers=headers or None,
+            ))
+            stats.messages += 1
+            if len(pending) >= 10_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        if flush and stats.watermark_ms is not None:
+            mark = dumps(Watermark("replay", stats.watermark_ms).to_wire())
+            for p in parts:
+                pending.append(await producer.send(
+                    topic, value=mark, partition=p, timestamp_ms=stats.watermark_ms))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+async def _consume(
+    bootstrap: str,
+    topic: str,
+    *,
+    from_beginning: bool = True,
+    from_time_ms: int | None = None,
+    follow: bool = False,
+    idle_timeout_s: float | None = None,
+) -> AsyncIterator[DumpRecord]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=_servers(bootstrap), enable_auto_commit=False, group_id=None,
+    )
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            raise InvalidRecord("unknown topic", topic)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        if from_time_ms is not None:
+            found = await consumer.offsets_for_times({tp: from_time_ms for tp in tps})
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                meta = found.get(tp)
+                consumer.seek(tp, meta.offset if meta else ends[tp])
+        elif from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        ends = await consumer.end_offsets(tps)
+        idle_since = time.monotonic()
+        while True:
+            if not follow:
+                positions = {tp: await consumer.position(tp) for tp in tps}
+                if all(positions[tp] >= ends[tp] for tp in tps):
+                    return
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            if not batch:
+                if idle_timeout_s is not None and time.monotonic() - idle_since > idle_timeout_s:
+                    return
+                continue
+            idle_since = time.monotonic()
+            for tp, msgs in sorted(batch.items(), key=lambda kv: kv[0].partition):
+                for m in msgs:
+                    yield DumpRecord(
+                        topic=topic, partition=tp.partition, offset=m.offset,
+                        timestamp_ms=m.timestamp, key=m.key, value=m.value,
+                        headers=tuple((k.encode(), v) for k, v in m.headers),
+                    )
+    finally:
+        await consumer.stop()
+
+
+async def dump(
+    bootstrap: str,
+    topic: str,
+    out: IO[bytes],
+    *,
+    from_time_ms: int | None = None,
+    to_time_ms: int | None = None,
+    max_messages: int | None = None,
+    follow: bool = False,
+) -> int:
+    """Write ``topic`` as dump lines; stops at the end offsets seen at start unless
+    ``follow``. Returns the number of lines written."""
+    count = 0
+    bar = tqdm(unit="msg", disable=None, desc=f"dump {topic}", file=sys.stderr)
+    records = _consume(bootstrap, topic, from_time_ms=from_time_ms, follow=follow)
+    async for rec in records:
+        late = to_time_ms is not None and (rec.timestamp_ms or 0) >= to_time_ms
+        if late:
+            continue
+        out.write(rec.to_line() + b"\n")
+        count += 1
+        bar.update()
+        if max_messages is not None and count >= max_messages:
+            break
+    bar.close()
+    return count
+
+
+async def tail(
+    bootstrap: str,
+    topic: str,
+    on_record: Callable[[DumpRecord], bool | None],
+    *,
+    from_beginning: bool = False,
+    follow: bool = True,
+    idle_timeout_s: float | None = None,
+) -> None:
+    """Call ``on_record`` for each message; stop when it returns True."""
+    async for rec in _consume(bootstrap, topic, from_beginning=from_beginning, follow=follow,
+                              idle_timeout_s=idle_timeout_s):
+        if on_record(rec):
+            return
+
+
+def count_lines(path: str) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())

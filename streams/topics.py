@@ -1,0 +1,43 @@
+"""Topic names (with the configured prefix) and how each is created."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.kafka_admin import TopicSpec
+from streams.settings import Settings
+
+RAW = "posts.raw"
+NORMALIZED = "posts.normalized"
+RELEVANT = "posts.relevant"
+DEADLETTER = "posts.deadletter"
+TICKETS = "tickets"
+ALERTS = "alerts"
+ALL = (RAW, NORMALIZED, RELEVANT, DEADLETTER, TICKETS, ALERTS)
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    raw: str
+    normalized: str
+    relevant: str
+    deadletter: str
+    tickets: str
+    alerts: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> TopicNames:
+        return cls(*(settings.topic(t) for t in ALL))
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every pipeline topic with its partitions (alerts keep every state change)."""
+    n = settings.partitions
+    return [
+        TopicSpec(settings.topic(RAW), n),
+        TopicSpec(settings.topic(NORMALIZED), n),
+        TopicSpec(settings.topic(RELEVANT), n),
+        TopicSpec(settings.topic(DEADLETTER), 1),
+        TopicSpec(settings.topic(TICKETS), 1),
+        TopicSpec(settings.topic(ALERTS), 1),
+    ]
