@@ -262,7 +262,12 @@ class ZoneDetector:
         for i in np.flatnonzero(significant | np.isin(self.region_ids, list(self.open))):
             region = self.region_ids[i]
             event = self._lifecycle(
-                region, window_ms, bool(significant[i]), int(y[i]), float(lam[i]), float(p[i]),
+                region,
+                window_ms,
+                bool(significant[i]),
+                int(y[i]),
+                float(lam[i]),
+                float(p[i]),
                 cells.get(region),
             )
             learn[i] = False

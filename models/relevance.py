@@ -195,6 +195,11 @@ def normalize_text(text: str) -> str:
     else:
         if 0 not in data:
             return b" ".join(data.split()).decode()
+    return _normalize_general(text)
+
+
+def _normalize_general(text: str) -> str:
+    """The slow path of :func:`normalize_text` (after URLs and hashtags), for any text."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_TABLE)
     return " ".join(text.split())
 
@@ -256,7 +261,7 @@ def _parse(data: dict[str, Any], source: str, expect_lang: str | None) -> list[L
                 if not isinstance(value, str):
                     raise ConfigError(f"{where} {key}[{i}]", value, "term must be a string")
                 text = normalize_text(value)
-                if not text:
+                if not any(c.isalnum() for c in text):
                     raise ConfigError(f"{where} {key}[{i}]", value, "term has no letters")
                 first = seen.setdefault(text, table)
                 if first != table and "exclude" in (first, table):

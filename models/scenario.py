@@ -102,11 +102,17 @@ def _towns(lon0: float, lat0: float, cols: int, rows: int, dlon: float, dlat: fl
         if city["countrycode"] == "IT" and 0 <= c < cols and 0 <= r < rows:
             towns.append(_Town(city["name"], lon, lat, int(city["population"]), f"R{r}{c}"))
     towns.sort(key=lambda t: (-t.population, t.name))
-    return towns
+    # drop districts listed as towns: anything within ~8 km of a bigger town
+    kept: list[_Town] = []
+    for t in towns:
+        if all((t.lon - k.lon) ** 2 + (t.lat - k.lat) ** 2 > 0.0064 for k in kept):
+            kept.append(t)
+    return kept
 
 
 def _poisson_times(rng: random.Random, start_ms: int, end_ms: int, per_min: float) -> list[int]:
-    times, t = [], float(start_ms)
+    times: list[int] = []
+    t = float(start_ms)
     while True:
         t += rng.expovariate(per_min / 60_000)
         if t >= end_ms:
@@ -117,8 +123,32 @@ def _poisson_times(rng: random.Random, start_ms: int, end_ms: int, per_min: floa
 def _diurnal(ts_ms: int) -> float:
     """Relative activity by hour of day (UTC), low at night."""
     hour = (ts_ms // 3_600_000) % 24
-    return (0.15, 0.1, 0.08, 0.08, 0.1, 0.2, 0.4, 0.7, 0.9, 1.0, 1.0, 1.0,
-            1.0, 1.0, 0.95, 0.95, 1.0, 1.0, 1.0, 0.95, 0.9, 0.7, 0.5, 0.3)[hour]
+    return (
+        0.15,
+        0.1,
+        0.08,
+        0.08,
+        0.1,
+        0.2,
+        0.4,
+        0.7,
+        0.9,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        0.95,
+        0.95,
+        1.0,
+        1.0,
+        1.0,
+        0.95,
+        0.9,
+        0.7,
+        0.5,
+        0.3,
+    )[hour]
 
 
 def build_demo(
@@ -166,8 +196,10 @@ def build_demo(
             source="demo",
         )
 
-    for templates, rate, pool in ((CHATTER, chatter_per_min, 3000), (COMPLAINTS,
-                                   complaints_per_min, 3000)):
+    for templates, rate, pool in (
+        (CHATTER, chatter_per_min, 3000),
+        (COMPLAINTS, complaints_per_min, 3000),
+    ):
         for ts in _poisson_times(rng, start_ms, end_ms, rate):
             if rng.random() > _diurnal(ts):
                 continue
@@ -184,17 +216,23 @@ def build_demo(
 
     posts.sort(key=lambda p: (p.created_at_ms, p.id))
     tickets = [
-        Ticket(id=f"T{seed}-{i}", opened_at_ms=o_start + (20 + 7 * i) * 60_000,
-               region_id=target.cell, category="mobile_data")
+        Ticket(
+            id=f"T{seed}-{i}",
+            opened_at_ms=o_start + (20 + 7 * i) * 60_000,
+            region_id=target.cell,
+            category="mobile_data",
+        )
         for i in range(3)
     ]
-    truth = [{
-        "region_id": target.cell,
-        "start": iso_from_ms(o_start),
-        "end": iso_from_ms(o_end),
-        "first_ticket_at": iso_from_ms(tickets[0].opened_at_ms),
-        "extra_authors_per_min": outage_per_min,
-    }]
+    truth = [
+        {
+            "region_id": target.cell,
+            "start": iso_from_ms(o_start),
+            "end": iso_from_ms(o_end),
+            "first_ticket_at": iso_from_ms(tickets[0].opened_at_ms),
+            "extra_authors_per_min": outage_per_min,
+        }
+    ]
     return Scenario(
         name="demo",
         regions={"type": "FeatureCollection", "features": features},

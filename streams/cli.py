@@ -8,11 +8,16 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.errors import ConfigError, GroundswellError
 from models.records import Alert, dumps, loads
 from models.timeutil import ms_from_iso
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.chain import Stages
+    from streams.files import DumpRecord
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -25,7 +30,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env().with_overrides(**overrides)
 
 
-def _stages(settings: Settings):  # type: ignore[no-untyped-def]
+def _stages(settings: Settings) -> Stages:
     from streams.chain import Stages, load_regions
 
     return Stages(settings, load_regions(settings))
@@ -49,16 +54,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
         except TimeoutError as exc:
             raise ConfigError("GROUNDSWELL_BOOTSTRAP", settings.bootstrap, str(exc)) from None
         await ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication)
-        counts = [await partition_count(settings.bootstrap, t)
-                  for t in (names.raw, names.normalized, names.relevant)]
+        counts = [
+            await partition_count(settings.bootstrap, t)
+            for t in (names.raw, names.normalized, names.relevant)
+        ]
         return Partitions(*counts)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     partitions = loop.run_until_complete(prepare())
     app = create_app(settings, stages, partitions)
-    worker = faust.Worker(app, loglevel=settings.log_level, loop=loop, quiet=True,
-                          redirect_stdouts=False)
+    worker = faust.Worker(
+        app, loglevel=settings.log_level, loop=loop, quiet=True, redirect_stdouts=False
+    )
     worker.execute_from_commandline()
     return 0
 
@@ -69,7 +77,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     created = asyncio.run(
-        ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication))
+        ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication)
+    )
     for spec in topic_specs(settings):
         state = "created" if spec.name in created else "exists"
         print(f"{spec.name:40} {spec.partitions:3} partitions  {state}")
@@ -84,13 +93,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     topic = args.topic or settings.topic(RAW)
     speed = None if args.max else args.speed
-    stats = asyncio.run(replay(
-        settings.bootstrap, topic, iter_lines(args.file), speed=speed,
-        flush=not args.no_flush and topic == settings.topic(RAW),
-        total=count_lines(args.file),
-    ))
-    print(f"replayed {stats.messages} messages to {topic} in {stats.seconds:.1f} s",
-          file=sys.stderr)
+    stats = asyncio.run(
+        replay(
+            settings.bootstrap,
+            topic,
+            iter_lines(args.file),
+            speed=speed,
+            flush=not args.no_flush and topic == settings.topic(RAW),
+            total=count_lines(args.file),
+        )
+    )
+    print(
+        f"replayed {stats.messages} messages to {topic} in {stats.seconds:.1f} s", file=sys.stderr
+    )
     return 0
 
 
@@ -100,12 +115,17 @@ def cmd_dump(args: argparse.Namespace) -> int:
     settings = _settings(args)
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
     try:
-        n = asyncio.run(dump(
-            settings.bootstrap, args.topic, out,
-            from_time_ms=ms_from_iso(args.since) if args.since else None,
-            to_time_ms=ms_from_iso(args.until) if args.until else None,
-            max_messages=args.max_messages, follow=args.follow,
-        ))
+        n = asyncio.run(
+            dump(
+                settings.bootstrap,
+                args.topic,
+                out,
+                from_time_ms=ms_from_iso(args.since) if args.since else None,
+                to_time_ms=ms_from_iso(args.until) if args.until else None,
+                max_messages=args.max_messages,
+                follow=args.follow,
+            )
+        )
     finally:
         if out is not sys.stdout.buffer:
             out.close()
@@ -121,16 +141,23 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     stages = _stages(settings)
-    lines = tqdm(iter_lines(args.input), total=count_lines(args.input), unit="line",
-                 disable=None, desc="backtest")
+    lines = tqdm(
+        iter_lines(args.input),
+        total=count_lines(args.input),
+        unit="line",
+        disable=None,
+        desc="backtest",
+    )
     result = backtest(stages, lines)
     with open(args.out, "wb") as fh:
         for alert in result.alerts:
             fh.write(dumps(alert.to_wire()) + b"\n")
     rejected = ", ".join(f"{k}: {v}" for k, v in sorted(result.rejected.items())) or "none"
-    print(f"{result.lines} lines, {result.posts} posts, {result.relevant} relevant, "
-          f"{len(result.alerts)} alert events -> {args.out}; rejected: {rejected}",
-          file=sys.stderr)
+    print(
+        f"{result.lines} lines, {result.posts} posts, {result.relevant} relevant, "
+        f"{len(result.alerts)} alert events -> {args.out}; rejected: {rejected}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -142,7 +169,7 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
     settings = _settings(args)
     seen = 0
 
-    def show(rec) -> bool:  # type: ignore[no-untyped-def]
+    def show(rec: DumpRecord) -> bool:
         nonlocal seen
         alert = Alert.from_wire(loads(rec.value or b""))
         if args.status and alert.status not in args.status:
@@ -151,9 +178,16 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
         seen += 1
         return args.max is not None and seen >= args.max
 
-    asyncio.run(tail(settings.bootstrap, settings.topic(ALERTS), show,
-                     from_beginning=args.from_beginning, follow=not args.no_follow,
-                     idle_timeout_s=args.timeout))
+    asyncio.run(
+        tail(
+            settings.bootstrap,
+            settings.topic(ALERTS),
+            show,
+            from_beginning=args.from_beginning,
+            follow=not args.no_follow,
+            idle_timeout_s=args.timeout,
+        )
+    )
     return 0
 
 
@@ -171,8 +205,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         for ticket in sc.tickets:
             fh.write(dumps(ticket.to_wire()) + b"\n")
     (out / "truth.json").write_bytes(dumps(sc.truth))
-    print(f"{len(sc.posts)} posts, {len(sc.tickets)} tickets, {len(sc.truth)} outage(s) -> {out}",
-          file=sys.stderr)
+    print(
+        f"{len(sc.posts)} posts, {len(sc.tickets)} tickets, {len(sc.truth)} outage(s) -> {out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -198,8 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run a pipeline worker (all agents)")
     regions_opts(p)
-    p.add_argument("--connect-timeout", type=float, default=30.0,
-                   help="seconds to wait for the broker at start")
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the broker at start",
+    )
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("topics", help="create the pipeline topics if missing")
@@ -209,11 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--topic", help="target topic (default: posts.raw)")
     pace = p.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, default=1.0,
-                      help="event-time speed-up factor (default 1 = real time)")
+    pace.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="event-time speed-up factor (default 1 = real time)",
+    )
     pace.add_argument("--max", action="store_true", help="as fast as possible")
-    p.add_argument("--no-flush", action="store_true",
-                   help="do not send the end-of-file watermark")
+    p.add_argument("--no-flush", action="store_true", help="do not send the end-of-file watermark")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("dump", help="write a topic to a JSON-lines file")
@@ -222,8 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="ISO time: start at the first message at or after it")
     p.add_argument("--until", help="ISO time: skip messages at or after it")
     p.add_argument("--max-messages", type=int)
-    p.add_argument("--follow", action="store_true",
-                   help="keep reading new messages instead of stopping at the end")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep reading new messages instead of stopping at the end",
+    )
     p.set_defaults(func=cmd_dump)
 
     p = sub.add_parser("backtest", help="run the whole chain offline on a file")
@@ -250,8 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("demo", help="broker, worker and the bundled scenario, alerts on screen")
-    p.add_argument("--timeout", type=float, default=150.0,
-                   help="give up after this many seconds")
+    p.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")
     p.set_defaults(func=cmd_demo)
     return parser
 

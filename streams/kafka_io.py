@@ -47,8 +47,12 @@ async def replay(
     end, so downstream windows close exactly as ``groundswell backtest`` closes them.
     """
     producer = AIOKafkaProducer(
-        bootstrap_servers=_servers(bootstrap), acks="all", enable_idempotence=True,
-        linger_ms=5, max_batch_size=262_144, request_timeout_ms=30_000,
+        bootstrap_servers=_servers(bootstrap),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=262_144,
+        request_timeout_ms=30_000,
     )
     await producer.start()
     stats = ReplayStats()
@@ -59,8 +63,9 @@ async def replay(
         first_event: int | None = None
         last_ts: int | None = None
         pending = []
-        for i, line in enumerate(tqdm(lines, total=total, unit="msg", disable=None,
-                                      desc=f"replay {topic}")):
+        for i, line in enumerate(
+            tqdm(lines, total=total, unit="msg", disable=None, desc=f"replay {topic}")
+        ):
             rec = DumpRecord.from_line(line)
             if rec is not None:
                 key, value, ts = rec.key, rec.value, rec.timestamp_ms
@@ -80,10 +85,16 @@ async def replay(
                     due = (ts - first_event) / 1000 / speed - (time.monotonic() - started)
                     if due > 0:
                         await asyncio.sleep(due)
-            pending.append(await producer.send(
-                topic, value=value, key=key, partition=partition, timestamp_ms=ts,
-                headers=headers or None,
-            ))
+            pending.append(
+                await producer.send(
+                    topic,
+                    value=value,
+                    key=key,
+                    partition=partition,
+                    timestamp_ms=ts,
+                    headers=headers or None,
+                )
+            )
             stats.messages += 1
             if len(pending) >= 10_000:
                 await asyncio.gather(*pending)
@@ -91,8 +102,11 @@ async def replay(
         if flush and stats.watermark_ms is not None:
             mark = dumps(Watermark("replay", stats.watermark_ms).to_wire())
             for p in parts:
-                pending.append(await producer.send(
-                    topic, value=mark, partition=p, timestamp_ms=stats.watermark_ms))
+                pending.append(
+                    await producer.send(
+                        topic, value=mark, partition=p, timestamp_ms=stats.watermark_ms
+                    )
+                )
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
@@ -110,7 +124,9 @@ async def _consume(
     idle_timeout_s: float | None = None,
 ) -> AsyncIterator[DumpRecord]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=_servers(bootstrap), enable_auto_commit=False, group_id=None,
+        bootstrap_servers=_servers(bootstrap),
+        enable_auto_commit=False,
+        group_id=None,
     )
     await consumer.start()
     try:
@@ -148,8 +164,12 @@ async def _consume(
             for tp, msgs in sorted(batch.items(), key=lambda kv: kv[0].partition):
                 for m in msgs:
                     yield DumpRecord(
-                        topic=topic, partition=tp.partition, offset=m.offset,
-                        timestamp_ms=m.timestamp, key=m.key, value=m.value,
+                        topic=topic,
+                        partition=tp.partition,
+                        offset=m.offset,
+                        timestamp_ms=m.timestamp,
+                        key=m.key,
+                        value=m.value,
                         headers=tuple((k.encode(), v) for k, v in m.headers),
                     )
     finally:
@@ -194,8 +214,13 @@ async def tail(
     idle_timeout_s: float | None = None,
 ) -> None:
     """Call ``on_record`` for each message; stop when it returns True."""
-    async for rec in _consume(bootstrap, topic, from_beginning=from_beginning, follow=follow,
-                              idle_timeout_s=idle_timeout_s):
+    async for rec in _consume(
+        bootstrap,
+        topic,
+        from_beginning=from_beginning,
+        follow=follow,
+        idle_timeout_s=idle_timeout_s,
+    ):
         if on_record(rec):
             return
 

@@ -68,8 +68,9 @@ class Settings:
         try:
             self.detector_config(1)
         except ConfigError as exc:
-            raise ConfigError(env_name(_DETECTOR_NAMES.get(exc.setting, exc.setting)),
-                              exc.value, exc.problem) from None
+            raise ConfigError(
+                env_name(_DETECTOR_NAMES.get(exc.setting, exc.setting)), exc.value, exc.problem
+            ) from None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

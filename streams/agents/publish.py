@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from models.records import Alert, dumps
+from models.timeutil import iso_from_ms
 
 if TYPE_CHECKING:
     from streams.app import Context
@@ -18,7 +19,7 @@ def describe(alert: Alert) -> str:
     where = ", ".join(alert.region_names) or ", ".join(alert.region_ids)
     return (
         f"{alert.status.upper():8} {alert.severity:8} {alert.category:15} {where} "
-        f"window {alert.window_start_ms // 1000} observed {alert.observed} "
+        f"{iso_from_ms(alert.window_start_ms)[:16]}Z observed {alert.observed} "
         f"expected {alert.expected:.2f} p={alert.p_value:.2e} id={alert.alert_id}"
     )
 

@@ -51,17 +51,24 @@ class Worker:
     """A real ``groundswell worker`` process."""
 
     def __init__(self, settings: Settings, log: Path, regions: Path | None = None) -> None:
-        env = {**os.environ, "GROUNDSWELL_BOOTSTRAP": settings.bootstrap,
-               "GROUNDSWELL_TOPIC_PREFIX": settings.topic_prefix,
-               "GROUNDSWELL_APP_ID": settings.app_id,
-               "GROUNDSWELL_PARTITIONS": str(settings.partitions)}
+        env = {
+            **os.environ,
+            "GROUNDSWELL_BOOTSTRAP": settings.bootstrap,
+            "GROUNDSWELL_TOPIC_PREFIX": settings.topic_prefix,
+            "GROUNDSWELL_APP_ID": settings.app_id,
+            "GROUNDSWELL_PARTITIONS": str(settings.partitions),
+        }
         if regions is not None:
             env["GROUNDSWELL_REGIONS"] = str(regions)
         self.log = log
         self._fh = open(log, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                                     stdout=self._fh, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=env,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
@@ -94,8 +101,9 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
         w.stop()
 
 
-def _wait_for(predicate: Callable[[], bool], timeout_s: float, what: str,
-              worker: Worker | None = None) -> None:
+def _wait_for(
+    predicate: Callable[[], bool], timeout_s: float, what: str, worker: Worker | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():

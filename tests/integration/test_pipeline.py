@@ -22,8 +22,10 @@ pytestmark = pytest.mark.integration
 MALFORMED = [
     (b"{not json", "invalid json"),
     (b'{"id": "x1", "created_at": "2024-03-04T05:00:00Z"}', "missing text"),
-    (b'{"id": "x2", "text": "no signal", "created_at": "1970-01-01T00:00:00Z"}',
-     "created_at out of range"),
+    (
+        b'{"id": "x2", "text": "no signal", "created_at": "1970-01-01T00:00:00Z"}',
+        "created_at out of range",
+    ),
     (b"\xff\xfe\x00garbage", "invalid utf-8"),
 ]
 
@@ -51,8 +53,10 @@ def test_replay_gives_the_backtest_alerts_and_dead_letters_bad_lines(
 
     stages = Stages(settings, RegionSet.from_geojson(str(regions_file)))
     expected = sorted((a.to_wire() for a in backtest(stages, lines).alerts), key=_alert_key)
-    assert any(a["status"] == "opened" and a["region_ids"] == [scenario.truth[0]["region_id"]]
-               for a in expected), "the planted outage must alert offline"
+    assert any(
+        a["status"] == "opened" and a["region_ids"] == [scenario.truth[0]["region_id"]]
+        for a in expected
+    ), "the planted outage must alert offline"
 
     worker = start_worker(settings, regions_file)
     asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
@@ -80,17 +84,18 @@ def test_dump_replay_dump_round_trips_keys_values_and_headers(settings_factory) 
     for s in (first, second):
         asyncio.run(ensure_topics(s.bootstrap, topic_specs(s)))
     lines = [dumps(p.to_wire()) for p in build_demo(seed=5).posts[:300]]
-    keyed = DumpRecord("x", 0, 0, 1_709_528_400_000, b"zone-1", b"\x00\xffbinary",
-                       ((b"reason", b"late"),)).to_line()
+    keyed = DumpRecord(
+        "x", 0, 0, 1_709_528_400_000, b"zone-1", b"\x00\xffbinary", ((b"reason", b"late"),)
+    ).to_line()
     asyncio.run(replay(first.bootstrap, first.topic(RAW), [*lines, keyed], flush=False))
     a = _read(first.bootstrap, first.topic(RAW))
-    asyncio.run(replay(second.bootstrap, second.topic(RAW), [r.to_line() for r in a],
-                       flush=False))
+    asyncio.run(replay(second.bootstrap, second.topic(RAW), [r.to_line() for r in a], flush=False))
     b = _read(second.bootstrap, second.topic(RAW))
 
     def essence(recs: list[DumpRecord]) -> list[tuple[object, ...]]:
-        return sorted((r.partition, r.offset, r.key, r.value, r.timestamp_ms, r.headers)
-                      for r in recs)
+        return sorted(
+            (r.partition, r.offset, r.key, r.value, r.timestamp_ms, r.headers) for r in recs
+        )
 
     assert len(a) == 301
     assert essence(a) == essence(b)

@@ -9,9 +9,11 @@ from typing import Any
 import faust
 import pytest
 
-from models.records import Post, Watermark, dumps, loads
-from streams.agents import normalize
+from models.records import Alert, Post, RelevantPost, Watermark, dumps, loads
+from streams.agents import classify, detect, normalize
 from streams.app import Context, Partitions, bytes_topic
+from streams.chain import Stages, load_regions
+from streams.settings import Settings
 
 T = 1_709_528_400_000  # 2024-03-04T05:00:00Z
 
@@ -66,3 +68,64 @@ async def test_normalize_agent_forwards_rejects_and_ticks(app: faust.App) -> Non
     reasons = [dict(d["headers"])["reason"] for d in ctx.deadletter.sent]
     assert reasons == [b"invalid json", b"late"]
     assert ctx.deadletter.sent[0]["value"] == b"{broken"
+
+
+@pytest.fixture(scope="module")
+def stages() -> Stages:
+    return Stages(Settings(window_s=300, lateness_s=60), load_regions(Settings()))
+
+
+async def test_classify_agent_keys_complaints_by_zone_and_passes_watermarks(
+    app: faust.App, stages: Stages
+) -> None:
+    ctx = _context(app, stages)
+    classify.register(app, ctx)
+    complaint = Post("c1", "no signal in Bergamo since this morning", T, place="Bergamo",
+                     author="u1")
+    chatter = Post("c2", "lovely pizza in Bergamo", T, place="Bergamo", author="u2")
+    async with app.agents["classify"].test_context() as a:
+        await a.put(dumps(complaint.to_wire()), partition=0)
+        await a.put(dumps(chatter.to_wire()), partition=0)
+        await a.put(b'{"id": "x"}', partition=0)
+        await a.put(dumps(Watermark("0", T).to_wire()), partition=2)  # one of 2 raw sources
+        await a.put(dumps(Watermark("1", T + 600_000).to_wire()), partition=2)
+    first, *ticks = ctx.relevant.sent
+    rp = RelevantPost.from_wire(loads(first["value"]))
+    assert (rp.post_id, rp.locate_method) == ("c1", "place")
+    assert first["key"] == rp.zone_id.encode() == stages.zone_of[rp.region_id].encode()
+    assert sorted(t["key"].decode() for t in ticks) == sorted(stages.zones)
+    assert {Watermark.from_wire(loads(t["value"])) for t in ticks} == {Watermark("2", T)}
+    assert [dict(d["headers"])["reason"] for d in ctx.deadletter.sent] == [b"missing text"]
+
+
+async def test_detect_agent_alerts_from_zone_state(app: faust.App, stages: Stages) -> None:
+    ctx = _context(app, stages)
+    detect.register(app, ctx)
+    zone, region = stages.zones[0], stages.regions.ids[0]
+    for rid in stages.regions.ids:
+        if stages.zone_of[rid] == zone:
+            region = rid
+            break
+
+    def post(i: int, minute: int) -> bytes:
+        rp = RelevantPost(f"p{i}", T + minute * 60_000, f"a{i}", zone, region, "voice", "en",
+                          0.9, "coordinates")
+        return dumps(rp.to_wire())
+
+    async def tick(a: Any, minute: int) -> None:
+        for source in ("0", "1", "2"):  # every normalized partition reports
+            mark = Watermark(source, T + minute * 60_000)
+            await a.put(dumps(mark.to_wire()), key=zone.encode(), partition=0)
+
+    async with app.agents["detect"].test_context() as a:
+        await a.put(post(0, 0), key=zone.encode(), partition=0)
+        await tick(a, 70)  # 14 quiet windows: past the warm-up
+        for i in range(12):
+            await a.put(post(100 + i, 71), key=zone.encode(), partition=0)
+        await tick(a, 75)
+        await a.put(b"{}", key=b"no-such-zone", partition=0)
+    (sent,) = ctx.alerts.sent
+    alert = Alert.from_wire(loads(sent["value"]))
+    assert (alert.status, alert.region_ids, alert.observed) == ("opened", (region,), 12)
+    assert sent["key"] == alert.alert_id.encode()
+    assert [dict(d["headers"])["reason"] for d in ctx.deadletter.sent] == [b"unknown zone"]

@@ -31,8 +31,9 @@ def _stream(seed: int, minutes: int = 180, burst_at: int | None = 120) -> list[R
         if burst_at is not None and burst_at <= m < burst_at + 10:
             posts += [(m, "r2", f"burst{m}-{k}") for k in range(15)]
     return [
-        RelevantPost(f"p{i}", T0 + m * W + rng.randrange(W), a, "z", r, "voice", "en", 0.9,
-                     "coordinates")
+        RelevantPost(
+            f"p{i}", T0 + m * W + rng.randrange(W), a, "z", r, "voice", "en", 0.9, "coordinates"
+        )
         for i, (m, r, a) in enumerate(posts)
     ]
 
@@ -91,8 +92,10 @@ def test_order_within_open_windows_does_not_matter() -> None:
 
 def test_one_author_counts_once_per_window() -> None:
     d = ZoneDetector(_config(warmup_windows=0, min_authors=1), "z", REGIONS)
-    rant = [RelevantPost(f"x{i}", T0 + i, "same", "z", "r0", "voice", "en", 0.9, "place")
-            for i in range(50)]
+    rant = [
+        RelevantPost(f"x{i}", T0 + i, "same", "z", "r0", "voice", "en", 0.9, "place")
+        for i in range(50)
+    ]
     for p in rant:
         d.observe(p)
     assert d.advance(T0 + W) == []

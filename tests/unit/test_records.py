@@ -10,11 +10,23 @@ T = 1_708_594_200_000
 
 def _alert(**kw: object) -> Alert:
     base: dict[str, object] = dict(
-        alert_id="a1", status="opened", severity="major", category="mobile_data",
-        region_ids=("R1",), region_names=("North",), geometry={"type": "Point",
-        "coordinates": [1.0, 2.0]}, window_start_ms=T, window_end_ms=T + 300_000,
-        first_post_at_ms=T + 5, detected_at_ms=T + 300_000, observed=12, expected=0.5,
-        score=0.4, p_value=1e-9, distinct_authors=12, sample_post_ids=("p1", "p2"),
+        alert_id="a1",
+        status="opened",
+        severity="major",
+        category="mobile_data",
+        region_ids=("R1",),
+        region_names=("North",),
+        geometry={"type": "Point", "coordinates": [1.0, 2.0]},
+        window_start_ms=T,
+        window_end_ms=T + 300_000,
+        first_post_at_ms=T + 5,
+        detected_at_ms=T + 300_000,
+        observed=12,
+        expected=0.5,
+        score=0.4,
+        p_value=1e-9,
+        distinct_authors=12,
+        sample_post_ids=("p1", "p2"),
     )
     base.update(kw)
     return Alert(**base)  # type: ignore[arg-type]
@@ -53,8 +65,10 @@ def test_wire_round_trip(record: object) -> None:
         ({"id": "1", "text": "x", "created_at": -5}, "created_at out of range"),
         ({"id": "1", "text": "x", "created_at": T, "lon": 200, "lat": 1}, "invalid lon"),
         ({"id": "1", "text": "x", "created_at": T, "lon": 2}, "invalid coordinates"),
-        ({"id": "1", "text": "x", "created_at": T, "schema_version": 9},
-         "unsupported schema_version"),
+        (
+            {"id": "1", "text": "x", "created_at": T, "schema_version": 9},
+            "unsupported schema_version",
+        ),
         ({"id": "1", "text": "x" * 10_001, "created_at": T}, "text too long"),
         ([1, 2], "not an object"),
     ],

@@ -39,7 +39,7 @@ def test_bad_settings_name_the_variable(env: dict[str, str], name: str) -> None:
 
 def test_config_file_and_precedence(tmp_path: Path) -> None:
     cfg = tmp_path / "g.toml"
-    cfg.write_text('window_s = 120\nalpha = 0.001\n')
+    cfg.write_text("window_s = 120\nalpha = 0.001\n")
     s = Settings.from_env({"GROUNDSWELL_CONFIG": str(cfg), "GROUNDSWELL_ALPHA": "0.02"})
     assert (s.window_s, s.alpha) == (120, 0.02)
 
