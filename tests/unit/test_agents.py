@@ -37,21 +37,22 @@ async def app() -> faust.App:
     return app
 
 
-def _context(app: faust.App, stages: Any) -> Context:
+def _context(app: faust.App, stages: Any, source: str) -> Context:
+    """The agent's input is a real (never consumed) topic; its outputs are recorders."""
+    topics: dict[str, Any] = {
+        name: bytes_topic(app, name) if name == source else Recorder()
+        for name in ("raw", "normalized", "relevant", "deadletter", "alerts")
+    }
     return Context(
         settings=None,  # type: ignore[arg-type]
         stages=stages,
         partitions=Partitions(raw=2, normalized=3, relevant=2),
-        raw=bytes_topic(app, "raw"),
-        normalized=Recorder(),
-        relevant=Recorder(),
-        deadletter=Recorder(),
-        alerts=Recorder(),
+        **topics,
     )
 
 
 async def test_normalize_agent_forwards_rejects_and_ticks(app: faust.App) -> None:
-    ctx = _context(app, SimpleNamespace(lateness_ms=60_000, window_ms=300_000))
+    ctx = _context(app, SimpleNamespace(lateness_ms=60_000, window_ms=300_000), "raw")
     normalize.register(app, ctx)
     agent = app.agents["normalize"]
     good = Post("p1", "no signal", T + 400_000, author="u1")
@@ -78,10 +79,11 @@ def stages() -> Stages:
 async def test_classify_agent_keys_complaints_by_zone_and_passes_watermarks(
     app: faust.App, stages: Stages
 ) -> None:
-    ctx = _context(app, stages)
+    ctx = _context(app, stages, "normalized")
     classify.register(app, ctx)
-    complaint = Post("c1", "no signal in Bergamo since this morning", T, place="Bergamo",
-                     author="u1")
+    complaint = Post(
+        "c1", "no signal in Bergamo since this morning", T, place="Bergamo", author="u1"
+    )
     chatter = Post("c2", "lovely pizza in Bergamo", T, place="Bergamo", author="u2")
     async with app.agents["classify"].test_context() as a:
         await a.put(dumps(complaint.to_wire()), partition=0)
@@ -99,7 +101,7 @@ async def test_classify_agent_keys_complaints_by_zone_and_passes_watermarks(
 
 
 async def test_detect_agent_alerts_from_zone_state(app: faust.App, stages: Stages) -> None:
-    ctx = _context(app, stages)
+    ctx = _context(app, stages, "relevant")
     detect.register(app, ctx)
     zone, region = stages.zones[0], stages.regions.ids[0]
     for rid in stages.regions.ids:
@@ -108,8 +110,9 @@ async def test_detect_agent_alerts_from_zone_state(app: faust.App, stages: Stage
             break
 
     def post(i: int, minute: int) -> bytes:
-        rp = RelevantPost(f"p{i}", T + minute * 60_000, f"a{i}", zone, region, "voice", "en",
-                          0.9, "coordinates")
+        rp = RelevantPost(
+            f"p{i}", T + minute * 60_000, f"a{i}", zone, region, "voice", "en", 0.9, "coordinates"
+        )
         return dumps(rp.to_wire())
 
     async def tick(a: Any, minute: int) -> None:
