@@ -352,8 +352,6 @@ class Relevance:
 # Role bits of a term (a term may have several roles, in one language or across languages).
 _STRONG, _SERVICE, _GENERIC, _PROBLEM, _NEGATION, _EXCLUDE, _TECH = (1 << i for i in range(7))
 _EVIDENCE = _SERVICE | _GENERIC
-_VOTE_BITS = 96  # room for lcm(1..n) * number of matches, per language
-_VOTE_MASK = (1 << _VOTE_BITS) - 1
 
 
 class _Term:
@@ -483,13 +481,16 @@ class RelevanceClassifier:
                 e.kind |= _TECH
                 e.tech = e.tech or t.label
         # Language votes: each term's vote is split evenly among its languages, in integer
-        # units so that ties are exact, packed in one int (_VOTE_BITS per language) so that
-        # adding up the votes of a post is one addition per match.
+        # units so that ties are exact, packed in one int (a field of _vote_bits per
+        # language, room for 2**24 matches) so that adding up a post's votes is one
+        # addition per match.
         unit = math.lcm(*range(1, len(self.langs) + 1)) if self.langs else 1
+        self._vote_bits = unit.bit_length() + 24
+        self._vote_mask = (1 << self._vote_bits) - 1
         for text, e in entries.items():
             e.langs = tuple(sorted(term_langs[text]))
             e.lang = e.langs[0] if len(e.langs) == 1 else -1
-            e.votes = sum((unit // len(e.langs)) << (_VOTE_BITS * i) for i in e.langs)
+            e.votes = sum((unit // len(e.langs)) << (self._vote_bits * i) for i in e.langs)
         self._terms = entries
         self._automaton: Any = None
         if entries:
@@ -531,7 +532,9 @@ class RelevanceClassifier:
         if not hits:
             empty = self._empty.get(lang)
             if empty is None:
-                empty = self._empty[lang] = Relevance(False, None, 0.0, (), (), lang)
+                empty = Relevance(False, None, 0.0, (), (), lang)
+                if len(self._empty) < 1024:
+                    self._empty[lang] = empty
             return empty
         hits.sort()
         return self._decide(norm, hits, lang)
@@ -568,13 +571,14 @@ class RelevanceClassifier:
         for h in hits:
             total += h[2].votes
         best, winner = 0, None
+        bits, mask = self._vote_bits, self._vote_mask
         for lang in self.langs:
-            vote = total & _VOTE_MASK
+            vote = total & mask
             if vote > best:
                 best, winner = vote, lang
             elif vote == best:
                 winner = None
-            total >>= _VOTE_BITS
+            total >>= bits
         return winner
 
     def _decide(self, norm: str, hits: list[_Hit], lang: str | None) -> Relevance:

@@ -8,6 +8,7 @@ update and resolve, and stops everything it started, on success, failure or Ctrl
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -36,7 +37,7 @@ def _say(text: str) -> None:
 
 def _broker_up(settings: Settings) -> bool:
     try:
-        asyncio.run(wait_until_ready(settings.bootstrap, 5.0))
+        asyncio.run(wait_until_ready(settings.bootstrap, 2.0))
         return True
     except TimeoutError:
         return False
@@ -63,15 +64,16 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
     started_broker = False
     worker: subprocess.Popen[bytes] | None = None
     workdir = Path(tempfile.mkdtemp(prefix="groundswell-demo-"))
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         if not _broker_up(settings):
             _say(f"starting the local Kafka broker on {settings.bootstrap}")
+            started_broker = True  # set first: Ctrl-C during the start still stops it
             subprocess.run(
                 [str(KAFKA_SCRIPT), "start"],
                 check=True,
                 env={**os.environ, "PYTHON": sys.executable},
             )
-            started_broker = True
         scenario = build_demo()
         regions_file = workdir / "regions.geojson"
         regions_file.write_bytes(dumps(scenario.regions))
@@ -104,6 +106,7 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
         found = _watch(
             settings, truth["region_id"], truth["first_ticket_at"], worker, deadline=t0 + timeout_s
         )
+        asyncio.run(delete_topics(settings.bootstrap, [settings.topic(t) for t in ALL]))
         _say(f"done in {time.monotonic() - t0:.0f} s")
         return 0 if found else 1
     except KeyboardInterrupt:
@@ -112,8 +115,6 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
     finally:
         if worker is not None:
             _stop(worker)
-        if _broker_up(settings):
-            asyncio.run(delete_topics(settings.bootstrap, [settings.topic(t) for t in ALL]))
         if started_broker:
             subprocess.run([str(KAFKA_SCRIPT), "stop"], check=False)
 

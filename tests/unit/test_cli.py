@@ -1,0 +1,70 @@
+"""The command line without a broker: simulate, backtest, help, bad settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.records import Alert, loads
+from streams.cli import build_parser, main
+
+
+def test_backtest_twice_gives_identical_files_with_the_planted_outage(tmp_path: Path) -> None:
+    assert main(["simulate", "--seed", "2", "--out", str(tmp_path)]) == 0
+    outs = []
+    for name in ("a.jsonl", "b.jsonl"):
+        out = tmp_path / name
+        args = [
+            "backtest",
+            str(tmp_path / "posts.jsonl"),
+            "--regions",
+            str(tmp_path / "regions.geojson"),
+            "--out",
+            str(out),
+        ]
+        assert main(args) == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    alerts = [Alert.from_wire(loads(line)) for line in outs[0].splitlines()]
+    truth = loads((tmp_path / "truth.json").read_bytes())[0]
+    opened = [a for a in alerts if a.status == "opened"]
+    assert [a.region_ids for a in opened] == [(truth["region_id"],)]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["worker"],
+        ["topics"],
+        ["replay"],
+        ["dump"],
+        ["backtest"],
+        ["alerts"],
+        ["alerts", "tail"],
+        ["simulate"],
+        ["demo"],
+    ],
+)
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([*command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: groundswell" in capsys.readouterr().out
+
+
+def test_bad_setting_stops_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GROUNDSWELL_MIN_AUTHORS", "0")
+    assert main(["backtest", "x.jsonl", "--out", str(tmp_path / "o")]) == 2
+    assert "GROUNDSWELL_MIN_AUTHORS" in capsys.readouterr().err
+
+
+def test_missing_region_file_is_a_configuration_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["backtest", "x.jsonl", "--regions", str(tmp_path / "none.geojson"), "--out", "o"]
+    assert main(args) == 2
+    assert "GROUNDSWELL_REGIONS" in capsys.readouterr().err
