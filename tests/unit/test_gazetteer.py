@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from gazetteer_data import city
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -156,18 +155,6 @@ def test_non_string_input_gives_none(gz: Gazetteer) -> None:
 
 
 # --- tiny hand-made data ----------------------------------------------------------------
-
-
-def city(name: str, lon: float, lat: float, cc: str, admin1: str, pop: int, *alts: str) -> Any:
-    return {
-        "name": name,
-        "longitude": lon,
-        "latitude": lat,
-        "countrycode": cc,
-        "admin1code": admin1,
-        "population": pop,
-        "alternatenames": list(alts),
-    }
 
 
 @pytest.fixture(scope="module")

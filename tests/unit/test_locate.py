@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gazetteer_data import city
 from shapely.geometry import box
 
 from geo.gazetteer import Gazetteer
@@ -26,18 +27,6 @@ def grid() -> RegionSet:
             for x in range(4)
         ]
     )
-
-
-def city(name: str, lon: float, lat: float, cc: str, admin1: str, pop: int) -> dict[str, Any]:
-    return {
-        "name": name,
-        "longitude": lon,
-        "latitude": lat,
-        "countrycode": cc,
-        "admin1code": admin1,
-        "population": pop,
-        "alternatenames": [],
-    }
 
 
 @pytest.fixture(scope="module")
