@@ -105,13 +105,18 @@ class _Cell:
     authors: set[str] = field(default_factory=set)
     samples: list[tuple[int, str]] = field(default_factory=list)
     categories: Counter[str] = field(default_factory=Counter)
+    first_ms: int | None = None
 
     def add(self, post: RelevantPost, max_samples: int) -> None:
         self.authors.add(post.author_hash)
         self.categories[post.category] += 1
+        if self.first_ms is None or post.created_at_ms < self.first_ms:
+            self.first_ms = post.created_at_ms
         item = (post.created_at_ms, post.post_id)
-        if item not in self.samples and (
-            len(self.samples) < max_samples or item < self.samples[-1]
+        if (
+            max_samples
+            and item not in self.samples
+            and (len(self.samples) < max_samples or item < self.samples[-1])
         ):
             insort(self.samples, item)
             del self.samples[max_samples:]
@@ -121,6 +126,7 @@ class _Cell:
             "authors": sorted(self.authors),
             "samples": [list(s) for s in self.samples],
             "categories": dict(sorted(self.categories.items())),
+            "first_ms": self.first_ms,
         }
 
     @classmethod
@@ -129,6 +135,7 @@ class _Cell:
             authors=set(state["authors"]),
             samples=[(int(t), str(i)) for t, i in state["samples"]],
             categories=Counter({str(k): int(v) for k, v in state["categories"].items()}),
+            first_ms=state["first_ms"],
         )
 
 
@@ -321,7 +328,7 @@ class ZoneDetector:
                 state = _Open(
                     alert_id=hashlib.sha256(key).hexdigest()[:20],
                     opened_window_ms=window_ms,
-                    first_post_at_ms=cell.samples[0][0] if cell.samples else window_ms,
+                    first_post_at_ms=cell.first_ms if cell.first_ms is not None else window_ms,
                     peak=observed,
                     severity=severity,
                     category=category or "mobile_data",

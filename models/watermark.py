@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.errors import InvalidRecord
+
 
 def quantize(watermark_ms: int, size_ms: int) -> int:
     """The last window boundary at or before ``watermark_ms``.
@@ -78,6 +80,9 @@ class MinClock:
         self.marks: dict[str, int] = dict(marks or {})
 
     def observe(self, source: str, watermark_ms: int) -> int | None:
+        """Take one source's watermark; a source outside "0".."n-1" is refused."""
+        if not (source.isdigit() and int(source) < self.n_sources):
+            raise InvalidRecord("unknown watermark source", f"{source!r} of {self.n_sources}")
         if watermark_ms > self.marks.get(source, watermark_ms - 1):
             self.marks[source] = watermark_ms
         return self.current()

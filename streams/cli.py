@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.errors import ConfigError, GroundswellError
+from models.errors import ConfigError, GroundswellError, InvalidRecord
+from models.formats import decode_raw
 from models.records import Alert, dumps, loads
 from models.timeutil import ms_from_iso
 from streams.settings import Settings
@@ -212,6 +213,61 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_regions_info(args: argparse.Namespace) -> int:
+    from geo.regions import RegionSet
+    from geo.zones import assign_zones
+
+    settings = _settings(args)
+    regions = RegionSet.from_geojson(args.file, args.id_property, args.name_property)
+    zones = assign_zones(regions, settings.zone_size)
+    islands = [r for r in regions.ids if not regions.neighbours(r)]
+    x0, y0, x1, y1 = regions.bounds
+    print(f"file      {args.file}")
+    print(f"regions   {len(regions)}")
+    print(f"bounds    lon {x0:.4f}..{x1:.4f}, lat {y0:.4f}..{y1:.4f}")
+    print(f"zones     {len(set(zones.values()))} (at most {settings.zone_size} regions each)")
+    print(f"islands   {len(islands)} (regions without a neighbour)")
+    print(f"sha256    {regions.sha256}")
+    for rid in regions.ids[: args.show]:
+        print(f"  {rid:20} {regions.name(rid):30} zone {zones[rid]}")
+    return 0
+
+
+def cmd_locate(args: argparse.Namespace) -> int:
+    from geo.gazetteer import Gazetteer
+    from geo.locate import Locator
+    from streams.chain import iter_lines, load_regions
+    from streams.files import message_value
+
+    settings = _settings(args)
+    regions = load_regions(settings)
+    locator = Locator(regions, Gazetteer.default(), settings.country_bias or None)
+    methods: dict[str, int] = {}
+    rejected: dict[str, int] = {}
+    with open(args.out, "wb") as out:
+        for line in iter_lines(args.input):
+            try:
+                posts = decode_raw(message_value(line))
+            except InvalidRecord as exc:
+                rejected[exc.reason] = rejected.get(exc.reason, 0) + 1
+                continue
+            for post in posts:
+                where = locator.locate(post)
+                methods[where.method] = methods.get(where.method, 0) + 1
+                row = post.to_wire()
+                row.update(
+                    region_id=where.region_id,
+                    locate_method=where.method,
+                    locate_confidence=where.confidence,
+                    region_name=regions.name(where.region_id) if where.region_id else None,
+                )
+                out.write(dumps(row) + b"\n")
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(methods.items()))
+    bad = ", ".join(f"{k}: {v}" for k, v in sorted(rejected.items())) or "none"
+    print(f"located -> {args.out}; {summary}; rejected: {bad}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
@@ -294,6 +350,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("regions", help="inspect a region file")
+    rsub = p.add_subparsers(dest="regions_command", required=True, metavar="ACTION")
+    r = rsub.add_parser("info", help="count, bounds, zones and hash of a region file")
+    r.add_argument("file")
+    r.add_argument("--id-property", help="feature property holding the region id")
+    r.add_argument("--name-property", help="feature property holding the region name")
+    r.add_argument("--show", type=int, default=10, help="list this many regions")
+    r.set_defaults(func=cmd_regions_info)
+
+    p = sub.add_parser("locate", help="add region, method and confidence to each post")
+    p.add_argument("input", help="JSON lines: posts in any supported format, or a dump")
+    regions_opts(p)
+    p.add_argument("--out", required=True, help="located posts as JSON lines")
+    p.set_defaults(func=cmd_locate)
 
     p = sub.add_parser("demo", help="broker, worker and the bundled scenario, alerts on screen")
     p.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")

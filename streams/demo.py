@@ -8,6 +8,7 @@ update and resolve, and stops everything it started, on success, failure or Ctrl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -65,6 +66,7 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
     worker: subprocess.Popen[bytes] | None = None
     workdir = Path(tempfile.mkdtemp(prefix="groundswell-demo-"))
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    stack = contextlib.ExitStack()
     try:
         if not _broker_up(settings):
             _say(f"starting the local Kafka broker on {settings.bootstrap}")
@@ -91,7 +93,7 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
             "GROUNDSWELL_REGIONS": str(regions_file),
             "GROUNDSWELL_BOOTSTRAP": settings.bootstrap,
         }
-        log = open(workdir / "worker.log", "wb")  # noqa: SIM115
+        log = stack.enter_context(open(workdir / "worker.log", "wb"))  # noqa: SIM115
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
             env=env,
@@ -115,6 +117,7 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
     finally:
         if worker is not None:
             _stop(worker)
+        stack.close()
         if started_broker:
             subprocess.run([str(KAFKA_SCRIPT), "stop"], check=False)
 

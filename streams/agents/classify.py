@@ -3,6 +3,7 @@ zone (the message key), and pass the watermark on to every zone."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -13,6 +14,8 @@ from models.watermark import MinClock, TickGate
 
 if TYPE_CHECKING:
     from streams.app import Context
+
+log = logging.getLogger("groundswell.classify")
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -41,10 +44,14 @@ def register(app: faust.App, ctx: Context) -> None:
                             )
                     continue
                 post = Post.from_wire(obj)
+                rp = stages.relevant(post)
             except InvalidRecord as exc:
                 await dead_letter(ctx, "classify", exc.reason, exc.detail, event.value, event)
                 continue
-            rp = stages.relevant(post)
+            except Exception as exc:  # a bug must not stop the stream: keep the message
+                log.exception("classify failed on a message")
+                await dead_letter(ctx, "classify", "internal error", repr(exc), event.value, event)
+                continue
             if rp is not None:
                 await ctx.relevant.send(
                     key=rp.zone_id.encode(),

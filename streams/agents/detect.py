@@ -50,10 +50,16 @@ def register(app: faust.App, ctx: Context) -> None:
                     mark = Watermark.from_wire(obj)
                     alerts = runner.on_watermark(mark.source, mark.watermark_ms)
                 else:
-                    runner.detector.observe(RelevantPost.from_wire(obj))
+                    post = RelevantPost.from_wire(obj)
+                    if not runner.detector.observe(post) and post.region_id is not None:
+                        raise InvalidRecord("late", f"window of {post.created_at_ms} closed")
                     alerts = []
             except InvalidRecord as exc:
                 await dead_letter(ctx, "detect", exc.reason, exc.detail, event.value, event)
+                continue
+            except Exception as exc:  # a bug must not stop the stream: keep the message
+                log.exception("detect failed on a message")
+                await dead_letter(ctx, "detect", "internal error", repr(exc), event.value, event)
                 continue
             for alert in alerts:
                 await publish(ctx, alert)

@@ -68,3 +68,22 @@ def test_missing_region_file_is_a_configuration_error(
     args = ["backtest", "x.jsonl", "--regions", str(tmp_path / "none.geojson"), "--out", "o"]
     assert main(args) == 2
     assert "GROUNDSWELL_REGIONS" in capsys.readouterr().err
+
+
+def test_regions_info_and_locate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--seed", "3", "--out", str(tmp_path)]) == 0
+    regions = str(tmp_path / "regions.geojson")
+    assert main(["regions", "info", regions, "--show", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "regions   30" in out and "sha256" in out
+    located = tmp_path / "located.jsonl"
+    assert (
+        main(["locate", str(tmp_path / "posts.jsonl"), "--regions", regions, "--out", str(located)])
+        == 0
+    )
+    rows = [loads(line) for line in located.read_bytes().splitlines()]
+    posts = (tmp_path / "posts.jsonl").read_bytes().splitlines()
+    assert len(rows) == len(posts)
+    assert {r["locate_method"] for r in rows} >= {"coordinates", "place", "unlocated"}
+    with_coords = [r for r in rows if r["lon"] is not None]
+    assert all(r["region_id"] is not None for r in with_coords)

@@ -116,3 +116,10 @@ def test_bad_hyper_parameters_are_named() -> None:
         DetectorConfig(min_authors=0)
     with pytest.raises(ConfigError, match="critical_excess"):
         DetectorConfig(major_excess=10, critical_excess=5)
+
+
+def test_no_samples_kept_when_max_samples_is_zero() -> None:
+    d = ZoneDetector(_config(max_samples=0), "z", REGIONS)
+    alerts = _run(d, _stream(7), 180)
+    assert alerts and all(a.sample_post_ids == () for a in alerts)
+    assert alerts[0].first_post_at_ms >= alerts[0].window_start_ms

@@ -37,3 +37,15 @@ def test_tick_gate_emits_increasing_window_boundaries(marks: list[int], size: in
     assert all(t % size == 0 for t in out)
     if marks:
         assert out[-1] == quantize(max(marks), size)
+
+
+def test_min_clock_refuses_unknown_sources() -> None:
+    import pytest
+
+    from models.errors import InvalidRecord
+
+    clock = MinClock(2)
+    for source in ("2", "replay", "-1", ""):
+        with pytest.raises(InvalidRecord, match="unknown watermark source"):
+            clock.observe(source, 10)
+    assert clock.marks == {}
