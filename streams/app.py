@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from models.errors import InvalidRecord
 from streams.agents import classify, detect, normalize
 from streams.chain import Stages
 from streams.settings import Settings
@@ -81,6 +82,16 @@ def create_app(settings: Settings, stages: Stages, partitions: Partitions) -> fa
     classify.register(app, ctx)
     detect.register(app, ctx)
     return app
+
+
+async def reject(ctx: Context, stage: str, exc: Exception, event: Any) -> None:
+    """Dead-letter the current message: bad data with its reason, a bug as "internal error"
+    (logged with its traceback) — either way the stream goes on and nothing is lost."""
+    if isinstance(exc, InvalidRecord):
+        await dead_letter(ctx, stage, exc.reason, exc.detail, event.value, event)
+        return
+    log.error("%s failed on %s", stage, event.message, exc_info=exc)
+    await dead_letter(ctx, stage, "internal error", repr(exc), event.value, event)
 
 
 async def dead_letter(

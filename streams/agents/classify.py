@@ -3,23 +3,19 @@ zone (the message key), and pass the watermark on to every zone."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import faust
 
-from models.errors import InvalidRecord
 from models.records import Post, Watermark, dumps, loads
 from models.watermark import MinClock, TickGate
 
 if TYPE_CHECKING:
     from streams.app import Context
 
-log = logging.getLogger("groundswell.classify")
-
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import dead_letter
+    from streams.app import reject
 
     clocks: dict[int, tuple[MinClock, TickGate]] = {}
     stages = ctx.stages
@@ -45,12 +41,8 @@ def register(app: faust.App, ctx: Context) -> None:
                     continue
                 post = Post.from_wire(obj)
                 rp = stages.relevant(post)
-            except InvalidRecord as exc:
-                await dead_letter(ctx, "classify", exc.reason, exc.detail, event.value, event)
-                continue
-            except Exception as exc:  # a bug must not stop the stream: keep the message
-                log.exception("classify failed on a message")
-                await dead_letter(ctx, "classify", "internal error", repr(exc), event.value, event)
+            except Exception as exc:  # any failure is dead-lettered with its reason
+                await reject(ctx, "classify", exc, event)
                 continue
             if rp is not None:
                 await ctx.relevant.send(

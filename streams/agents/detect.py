@@ -3,7 +3,6 @@ table so a restarted or rebalanced worker carries on where the last one stopped.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -16,11 +15,9 @@ from streams.chain import ZoneRunner
 if TYPE_CHECKING:
     from streams.app import Context
 
-log = logging.getLogger("groundswell.detect")
-
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import dead_letter
+    from streams.app import dead_letter, reject
 
     table = app.Table("zone-state", default=dict, partitions=ctx.partitions.relevant)
     runners: dict[str, tuple[int, ZoneRunner]] = {}
@@ -54,12 +51,8 @@ def register(app: faust.App, ctx: Context) -> None:
                     if not runner.detector.observe(post) and post.region_id is not None:
                         raise InvalidRecord("late", f"window of {post.created_at_ms} closed")
                     alerts = []
-            except InvalidRecord as exc:
-                await dead_letter(ctx, "detect", exc.reason, exc.detail, event.value, event)
-                continue
-            except Exception as exc:  # a bug must not stop the stream: keep the message
-                log.exception("detect failed on a message")
-                await dead_letter(ctx, "detect", "internal error", repr(exc), event.value, event)
+            except Exception as exc:  # any failure is dead-lettered with its reason
+                await reject(ctx, "detect", exc, event)
                 continue
             for alert in alerts:
                 await publish(ctx, alert)
