@@ -45,7 +45,6 @@ class Stages:
     """The stage objects, built once per process from the settings and a region set."""
 
     def __init__(self, settings: Settings, regions: RegionSet) -> None:
-        self.settings = settings
         self.regions = regions
         langs = [x.strip() for x in settings.langs.split(",") if x.strip()] or None
         self.classifier = RelevanceClassifier(Lexicon.load(langs))
@@ -111,6 +110,14 @@ class Origin:
     def __init__(self, lateness_ms: int, window_ms: int) -> None:
         self.clock = OriginClock(lateness_ms)
         self.gate = TickGate(window_ms)
+        self.latest_ms: int | None = None
+
+    def finish(self) -> int | None:
+        """End of input: flush to the latest event time seen, as ``replay`` does at the end
+        of a file; returns the last watermark tick, if a new one."""
+        if self.latest_ms is not None:
+            self.clock.flush(self.latest_ms)
+        return self.gate.offer(self.clock.watermark_ms)
 
     def process(self, data: bytes) -> Normalized:
         out = Normalized()
@@ -122,17 +129,14 @@ class Origin:
                 for post in normalize_raw(obj):
                     if self.clock.observe(post.created_at_ms):
                         out.posts.append(post)
+                        self.latest_ms = max(post.created_at_ms, self.latest_ms or 0)
                     else:
                         detail = f"before watermark {self.clock.watermark_ms}"
-                        out.rejected.append(("late", detail, _post_bytes(post)))
+                        out.rejected.append(("late", detail, dumps(post.to_wire())))
         except InvalidRecord as exc:
             out.rejected.append((exc.reason, exc.detail, data))
         out.tick_ms = self.gate.offer(self.clock.watermark_ms)
         return out
-
-
-def _post_bytes(post: Post) -> bytes:
-    return dumps(post.to_wire())
 
 
 class ZoneRunner:
@@ -178,7 +182,6 @@ def backtest(stages: Stages, lines: Iterable[bytes]) -> BacktestResult:
     origin = Origin(stages.lateness_ms, stages.window_ms)
     detectors: dict[str, ZoneDetector] = {}
     result = BacktestResult(alerts=[])
-    latest: int | None = None
 
     def advance(watermark_ms: int) -> None:
         for zone in sorted(detectors):
@@ -191,7 +194,6 @@ def backtest(stages: Stages, lines: Iterable[bytes]) -> BacktestResult:
             result.rejected[reason] = result.rejected.get(reason, 0) + 1
         for post in out.posts:
             result.posts += 1
-            latest = post.created_at_ms if latest is None else max(latest, post.created_at_ms)
             rp = stages.relevant(post)
             if rp is None:
                 continue
@@ -202,11 +204,9 @@ def backtest(stages: Stages, lines: Iterable[bytes]) -> BacktestResult:
             detector.observe(rp)
         if out.tick_ms is not None:
             advance(out.tick_ms)
-    if latest is not None:
-        origin.clock.flush(latest)
-        tick = origin.gate.offer(origin.clock.watermark_ms)
-        if tick is not None:
-            advance(tick)
+    tick = origin.finish()
+    if tick is not None:
+        advance(tick)
     return result
 
 

@@ -234,14 +234,11 @@ def cmd_regions_info(args: argparse.Namespace) -> int:
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
-    from geo.gazetteer import Gazetteer
-    from geo.locate import Locator
-    from streams.chain import iter_lines, load_regions
+    from streams.chain import iter_lines
     from streams.files import message_value
 
-    settings = _settings(args)
-    regions = load_regions(settings)
-    locator = Locator(regions, Gazetteer.default(), settings.country_bias or None)
+    stages = _stages(_settings(args))
+    regions, locator = stages.regions, stages.locator
     methods: dict[str, int] = {}
     rejected: dict[str, int] = {}
     with open(args.out, "wb") as out:
@@ -283,10 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (GROUNDSWELL_BOOTSTRAP)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def regions_opts(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--regions", help="GeoJSON region file (default: the bundled demo grid)")
+    def property_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--id-property", help="feature property holding the region id")
         p.add_argument("--name-property", help="feature property holding the region name")
+
+    def regions_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--regions", help="GeoJSON region file (default: the bundled demo grid)")
+        property_opts(p)
 
     p = sub.add_parser("worker", help="run a pipeline worker (all agents)")
     regions_opts(p)
@@ -355,8 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = p.add_subparsers(dest="regions_command", required=True, metavar="ACTION")
     r = rsub.add_parser("info", help="count, bounds, zones and hash of a region file")
     r.add_argument("file")
-    r.add_argument("--id-property", help="feature property holding the region id")
-    r.add_argument("--name-property", help="feature property holding the region name")
+    property_opts(r)
     r.add_argument("--show", type=int, default=10, help="list this many regions")
     r.set_defaults(func=cmd_regions_info)
 

@@ -23,7 +23,7 @@ from models.scenario import build_demo
 from models.timeutil import ms_from_iso
 from streams.agents.publish import describe
 from streams.files import DumpRecord
-from streams.kafka_admin import delete_topics, wait_until_ready
+from streams.kafka_admin import delete_topics, partition_count, wait_until_ready
 from streams.kafka_io import replay, tail
 from streams.settings import Settings
 from streams.topics import ALERTS, ALL, RAW
@@ -124,8 +124,6 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
 
 async def _wait_topic(settings: Settings) -> None:
     """The worker creates the topics; wait until it has."""
-    from streams.kafka_admin import partition_count
-
     for _ in range(120):
         try:
             await partition_count(settings.bootstrap, settings.topic(RAW), timeout_s=1.0)

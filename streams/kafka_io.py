@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import IO
 
@@ -17,10 +18,6 @@ from models.errors import InvalidRecord
 from models.formats import decode_raw
 from models.records import Watermark, dumps
 from streams.files import DumpRecord
-
-
-def _servers(bootstrap: str) -> list[str]:
-    return [b.strip() for b in bootstrap.split(",") if b.strip()]
 
 
 @dataclass
@@ -47,7 +44,7 @@ async def replay(
     end, so downstream windows close exactly as ``groundswell backtest`` closes them.
     """
     producer = AIOKafkaProducer(
-        bootstrap_servers=_servers(bootstrap),
+        bootstrap_servers=bootstrap,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -122,25 +119,25 @@ async def _consume(
     from_time_ms: int | None = None,
     follow: bool = False,
     idle_timeout_s: float | None = None,
-) -> AsyncIterator[DumpRecord]:
+) -> AsyncGenerator[DumpRecord, None]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=_servers(bootstrap),
+        bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         group_id=None,
     )
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic)
-        if not parts:
+        if not parts:  # not in the cached metadata yet: ask the broker
             await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic)
         if not parts:
             raise InvalidRecord("unknown topic", topic)
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
         if from_time_ms is not None:
             found = await consumer.offsets_for_times({tp: from_time_ms for tp in tps})
-            ends = await consumer.end_offsets(tps)
             for tp in tps:
                 meta = found.get(tp)
                 consumer.seek(tp, meta.offset if meta else ends[tp])
@@ -148,7 +145,6 @@ async def _consume(
             await consumer.seek_to_beginning(*tps)
         else:
             await consumer.seek_to_end(*tps)
-        ends = await consumer.end_offsets(tps)
         idle_since = time.monotonic()
         while True:
             if not follow:
@@ -191,15 +187,15 @@ async def dump(
     count = 0
     bar = tqdm(unit="msg", disable=None, desc=f"dump {topic}", file=sys.stderr)
     records = _consume(bootstrap, topic, from_time_ms=from_time_ms, follow=follow)
-    async for rec in records:
-        late = to_time_ms is not None and (rec.timestamp_ms or 0) >= to_time_ms
-        if late:
-            continue
-        out.write(rec.to_line() + b"\n")
-        count += 1
-        bar.update()
-        if max_messages is not None and count >= max_messages:
-            break
+    async with aclosing(records):
+        async for rec in records:
+            if to_time_ms is not None and (rec.timestamp_ms or 0) >= to_time_ms:
+                continue
+            out.write(rec.to_line() + b"\n")
+            count += 1
+            bar.update()
+            if max_messages is not None and count >= max_messages:
+                break
     bar.close()
     return count
 
@@ -214,15 +210,17 @@ async def tail(
     idle_timeout_s: float | None = None,
 ) -> None:
     """Call ``on_record`` for each message; stop when it returns True."""
-    async for rec in _consume(
+    records = _consume(
         bootstrap,
         topic,
         from_beginning=from_beginning,
         follow=follow,
         idle_timeout_s=idle_timeout_s,
-    ):
-        if on_record(rec):
-            return
+    )
+    async with aclosing(records):
+        async for rec in records:
+            if on_record(rec):
+                return
 
 
 def count_lines(path: str) -> int:

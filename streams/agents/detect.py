@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import dead_letter, reject
+    from streams.app import reject
 
     table = app.Table("zone-state", default=dict, partitions=ctx.partitions.relevant)
     runners: dict[str, tuple[int, ZoneRunner]] = {}
@@ -37,10 +37,9 @@ def register(app: faust.App, ctx: Context) -> None:
     async def detect(stream: Any) -> None:
         async for event in stream.events():
             zone = (event.key or b"").decode("utf-8", "replace")
-            if zone not in ctx.stages.zones:
-                await dead_letter(ctx, "detect", "unknown zone", zone, event.value, event)
-                continue
             try:
+                if zone not in ctx.stages.zones:
+                    raise InvalidRecord("unknown zone", zone)
                 obj = loads(event.value or b"")
                 seq, runner = runner_for(zone)
                 if Watermark.is_watermark(obj):
