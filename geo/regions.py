@@ -35,6 +35,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
+from geo.cellindex import CellIndex
 from models.errors import ConfigError
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Region",
     "RegionDataWarning",
     "RegionSet",
+    "polygonal",
 ]
 
 DEFAULT_EDGE_TOLERANCE_DEG = 0.05
@@ -84,6 +86,7 @@ NAME_PROPERTIES: tuple[str, ...] = (
 that the feature has (a non-empty string), else its id."""
 
 _FEATURE_ID = "<feature id>"
+_UNION_GRID_DEG = 1e-6
 _POLYGONAL = ("Polygon", "MultiPolygon")
 _LONLAT_SLACK = 1e-6
 _Fail = Callable[[str], ConfigError]
@@ -153,6 +156,7 @@ class RegionSet:
         cx, cy = shapely.get_coordinates(shapely.centroid(self._geoms)).T
         self._centroids = tuple(zip(cx.tolist(), cy.tolist(), strict=True))
         self._neighbours: tuple[tuple[int, ...], ...] | None = None
+        self._cells: CellIndex | None = None
         self._sha256: str | None = None
 
     # --- construction -------------------------------------------------------------------
@@ -290,7 +294,7 @@ class RegionSet:
             weight = _pick_weight(props, weight_property, pos, fail)
             if not geom.is_valid:
                 reason = shapely.is_valid_reason(geom)
-                geom = _polygonal(shapely.make_valid(geom))
+                geom = polygonal(shapely.make_valid(geom))
                 warnings.warn(
                     f"{source}: region {region_id!r} ({name}) had an invalid geometry "
                     f"({reason}); repaired with make_valid",
@@ -309,6 +313,29 @@ class RegionSet:
         if not regions:
             raise fail("no Polygon or MultiPolygon features with an area")
         return cls(regions, edge_tolerance_deg=edge_tolerance_deg)
+
+    def with_weights(self, weights: Sequence[float]) -> RegionSet:
+        """The same regions (and tolerance) with new weights, one per region in order.
+
+        >>> from shapely.geometry import box
+        >>> rs = RegionSet.from_regions([Region("a", "A", box(0, 0, 1, 1))])
+        >>> rs.with_weights([250.0]).region("a").weight
+        250.0
+        """
+        if len(weights) != len(self._regions):
+            raise ValueError(f"{len(weights)} weights for {len(self._regions)} regions")
+        return RegionSet(
+            [
+                Region(r.id, r.name, r.geometry, float(w))
+                for r, w in zip(self, weights, strict=True)
+            ],
+            edge_tolerance_deg=self._tol,
+        )
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """Region weights (expected volume) in file order."""
+        return tuple(r.weight for r in self._regions)
 
     def to_geojson(self) -> dict[str, Any]:
         """A FeatureCollection with ``id`` and ``name`` (and ``weight``) properties.
@@ -401,20 +428,17 @@ class RegionSet:
         ``edge_tolerance_deg``, else ``None``. Never raises for numbers; NaN gives None."""
         if not (math.isfinite(lon) and math.isfinite(lat)):
             return None
-        point = shapely.Point(lon, lat)
-        # A bbox query then the prepared polygons' own predicate: STRtree.query with
-        # predicate= prepares the *query* geometry, which is ~2x slower for points.
-        candidates = self._tree.query(point)
-        if candidates.size:
-            geoms = self._geoms
-            for i in sorted(candidates.tolist()):
-                if geoms[i].intersects(point):
-                    return self._ids[i], "coordinates"
-        if self._tol > 0:
-            near = self._tree.query_nearest(point, max_distance=self._tol, all_matches=True)
-            if near.size:
-                return self._ids[int(near.min())], "nearest"
-        return None
+        hit = self.cell_index.locate(lon, lat)
+        if hit is None:
+            return None
+        return self._ids[hit[0]], ("nearest" if hit[1] else "coordinates")
+
+    @property
+    def cell_index(self) -> CellIndex:
+        """The grid behind :meth:`locate_point`, built on first use."""
+        if self._cells is None:
+            self._cells = CellIndex(self._geoms, self._tree, self._tol)
+        return self._cells
 
     def locate_points(
         self, lons: Iterable[float], lats: Iterable[float]
@@ -479,11 +503,37 @@ class RegionSet:
             self._neighbours = tuple(tuple(sorted(s)) for s in adjacency)
         return self._neighbours
 
+    def union(
+        self, region_ids: Iterable[str], tolerance_deg: float = 0.0
+    ) -> Polygon | MultiPolygon:
+        """The union of the regions, simplified with ``preserve_topology`` when
+        ``tolerance_deg`` > 0, its coordinates snapped to a 1e-6 degree grid; valid.
+
+        >>> from shapely.geometry import box
+        >>> rs = RegionSet.from_regions([Region("a", "A", box(0, 0, 1, 1)),
+        ...                              Region("b", "B", box(1, 0, 2, 1))])
+        >>> rs.union(["a", "b"]).area
+        2.0
+        """
+        indices = sorted({self.index(r) for r in region_ids})
+        if not indices:
+            raise ValueError("a union needs at least one region id")
+        if not (math.isfinite(tolerance_deg) and tolerance_deg >= 0):
+            raise ValueError("tolerance_deg must be finite and >= 0")
+        merged = shapely.union_all(self._geoms[indices])
+        geom = merged
+        if tolerance_deg > 0:
+            geom = shapely.simplify(geom, tolerance_deg, preserve_topology=True)
+        snapped = polygonal(shapely.set_precision(geom, _UNION_GRID_DEG))
+        geom = snapped if not snapped.is_empty else geom
+        if not geom.is_valid:
+            geom = polygonal(shapely.make_valid(geom))
+        return polygonal(geom) if not geom.is_empty else polygonal(merged)
+
     def union_geojson(
         self, region_ids: Iterable[str], tolerance_deg: float = 0.01
     ) -> dict[str, Any]:
-        """GeoJSON geometry of the union of the regions, simplified with
-        ``preserve_topology`` (``tolerance_deg`` 0 keeps every vertex); always valid.
+        """GeoJSON geometry of :meth:`union` (an alert's area); always valid.
 
         >>> from shapely.geometry import box
         >>> rs = RegionSet.from_regions([Region("a", "A", box(0, 0, 1, 1)),
@@ -492,24 +542,16 @@ class RegionSet:
         >>> g["type"], shape(g).area
         ('Polygon', 2.0)
         """
-        indices = sorted({self.index(r) for r in region_ids})
-        if not indices:
-            raise ValueError("union_geojson needs at least one region id")
-        if not (math.isfinite(tolerance_deg) and tolerance_deg >= 0):
-            raise ValueError("tolerance_deg must be finite and >= 0")
-        geom = shapely.union_all(self._geoms[indices])
-        if tolerance_deg > 0:
-            geom = shapely.simplify(geom, tolerance_deg, preserve_topology=True)
-        if not geom.is_valid:
-            geom = _polygonal(shapely.make_valid(geom))
-        result: dict[str, Any] = orjson.loads(shapely.to_geojson(geom))
+        result: dict[str, Any] = orjson.loads(
+            shapely.to_geojson(self.union(region_ids, tolerance_deg))
+        )
         return result
 
 
 # --- loader helpers ---------------------------------------------------------------------
 
 
-def _polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:
+def polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:
     """The polygonal part of a (repaired) geometry; empty if it has none."""
     if isinstance(geom, Polygon | MultiPolygon):
         return geom

@@ -5,16 +5,21 @@ The rule, deterministic for a given :class:`~geo.regions.RegionSet`:
 1. Order regions along a Hilbert curve through their centroids (a 2^16 x 2^16 grid over
    the square that holds all centroids), ties by file order.
 2. Walk that order; each region not yet in a zone starts a new zone, which grows one
-   region at a time: of the unassigned regions touching the zone, take the one with the
-   fewest unassigned neighbours (ties: Hilbert order), so no region is left stranded,
-   until it has ``max_regions_per_zone`` regions or nothing unassigned touches it.
-3. Merge small leftovers: repeatedly take the smallest zone (ties: earliest) and merge it
-   into its smallest neighbouring zone (ties: earliest) if both together still fit in
-   ``max_regions_per_zone``; a zone that cannot merge now never can.
+   region at a time. Of the unassigned neighbours of the zone that keep its weight
+   (expected volume) within the target ``total weight / ceil(regions /
+   max_regions_per_zone)``, it takes the one with the fewest unassigned neighbours
+   (ties: Hilbert order), so no region is left stranded, until it has
+   ``max_regions_per_zone`` regions or no such neighbour is left. A region heavier than
+   the target is a zone of its own.
+3. Merge light leftovers: repeatedly take the lightest zone (ties: fewer regions, then
+   earliest) and merge it into its lightest neighbouring zone if both together fit in
+   ``max_regions_per_zone`` and in the target weight (a zone lighter than
+   ``target / max_regions_per_zone`` needs only the room); a zone that cannot merge now
+   never can.
 4. Number zones ``z000``, ``z001``... by the Hilbert rank of their first region.
 
-Every zone is connected (regions touch, see ``RegionSet.neighbours``); a region without
-neighbours (an island) is a zone of its own.
+Every zone is connected (through the given adjacency, by default regions that touch, see
+``RegionSet.neighbours``); a region without neighbours (an island) is a zone of its own.
 
 >>> from shapely.geometry import box
 >>> from geo.regions import Region, RegionSet
@@ -29,6 +34,8 @@ neighbours (an island) is a zone of its own.
 from __future__ import annotations
 
 import heapq
+import math
+from collections.abc import Sequence
 
 from geo.regions import RegionSet
 from models.errors import ConfigError
@@ -78,8 +85,19 @@ def _hilbert_ranks(regions: RegionSet) -> list[int]:
     return ranks
 
 
-def assign_zones(regions: RegionSet, max_regions_per_zone: int = 32) -> dict[str, str]:
-    """Map every region id to a zone id (``"z000"``...); see the module docstring."""
+def assign_zones(
+    regions: RegionSet,
+    max_regions_per_zone: int = 32,
+    *,
+    adjacency: Sequence[Sequence[int]] | None = None,
+    weights: Sequence[float] | None = None,
+) -> dict[str, str]:
+    """Map every region id to a zone id (``"z000"``...); see the module docstring.
+
+    ``adjacency`` (per region, in file order, the indices of its neighbours; default the
+    regions that touch) says which regions may share a zone; ``weights`` (default the
+    regions' own) is the expected volume that zones balance.
+    """
     if (
         isinstance(max_regions_per_zone, bool)
         or not isinstance(max_regions_per_zone, int)
@@ -90,52 +108,74 @@ def assign_zones(regions: RegionSet, max_regions_per_zone: int = 32) -> dict[str
         )
     cap = max_regions_per_zone
     n = len(regions)
+    weight = [float(w) for w in (regions.weights if weights is None else weights)]
+    if len(weight) != n or any(not (math.isfinite(w) and w >= 0) for w in weight):
+        raise ValueError("weights must be one finite number >= 0 per region")
+    neighbours = regions.neighbour_indices() if adjacency is None else adjacency
+    if len(neighbours) != n:
+        raise ValueError("adjacency must list the neighbours of every region")
+    total = math.fsum(weight)
+    target = total / math.ceil(n / cap) if total > 0 else math.inf
     ranks = _hilbert_ranks(regions)
-    adjacency = [sorted(nb, key=ranks.__getitem__) for nb in regions.neighbour_indices()]
+    adj = [sorted(set(nb) - {i}, key=ranks.__getitem__) for i, nb in enumerate(neighbours)]
 
     # 2. greedy growth from seeds taken in Hilbert order
     zone_of = [-1] * n
 
     def free_degree(k: int) -> int:
-        return sum(1 for w in adjacency[k] if zone_of[w] < 0)
+        return sum(1 for w in adj[k] if zone_of[w] < 0)
 
     members: list[list[int]] = []
+    mass: list[float] = []
     for start in sorted(range(n), key=ranks.__getitem__):
         if zone_of[start] >= 0:
             continue
         z = len(members)
         zone = [start]
         zone_of[start] = z
-        frontier = {v for v in adjacency[start] if zone_of[v] < 0}
-        while frontier and len(zone) < cap:
-            v = min(frontier, key=lambda k: (free_degree(k), ranks[k]))
+        load = weight[start]
+        frontier = {v for v in adj[start] if zone_of[v] < 0}
+        while len(zone) < cap:
+            fits = [k for k in frontier if load + weight[k] <= target]
+            if not fits:
+                break
+            v = min(fits, key=lambda k: (free_degree(k), ranks[k]))
             frontier.discard(v)
             zone_of[v] = z
             zone.append(v)
-            frontier.update(w for w in adjacency[v] if zone_of[w] < 0)
+            load += weight[v]
+            frontier.update(w for w in adj[v] if zone_of[w] < 0)
         members.append(zone)
+        mass.append(load)
 
-    # 3. merge small zones into neighbouring zones while the cap allows
+    # 3. merge light zones into neighbouring zones while the cap and the target allow
+    #    (a zone lighter than target / cap merges whatever the target)
     first = [min(ranks[i] for i in zone) for zone in members]
     alive = [True] * len(members)
-    heap = [(len(zone), first[z], z) for z, zone in enumerate(members)]
+    heap = [(mass[z], len(zone), first[z], z) for z, zone in enumerate(members)]
     heapq.heapify(heap)
     while heap:
-        size, _, z = heapq.heappop(heap)
-        if not alive[z] or size != len(members[z]):
+        load, size, _, z = heapq.heappop(heap)
+        if not alive[z] or size != len(members[z]) or load != mass[z]:
             continue  # merged away, or a stale entry for a zone that grew
-        touching = {zone_of[v] for u in members[z] for v in adjacency[u]} - {z}
-        fits = [w for w in touching if len(members[w]) + size <= cap]
+        touching = {zone_of[v] for u in members[z] for v in adj[u]} - {z}
+        light = load <= target / cap
+        fits = [
+            w
+            for w in touching
+            if len(members[w]) + size <= cap and (light or mass[w] + load <= target)
+        ]
         if not fits:
             continue
-        w = min(fits, key=lambda k: (len(members[k]), first[k]))
+        w = min(fits, key=lambda k: (mass[k], len(members[k]), first[k]))
         for i in members[z]:
             zone_of[i] = w
         members[w].extend(members[z])
+        mass[w] += load
         members[z] = []
         alive[z] = False
         first[w] = min(first[w], first[z])
-        heapq.heappush(heap, (len(members[w]), first[w], w))
+        heapq.heappush(heap, (mass[w], len(members[w]), first[w], w))
 
     # 4. number the surviving zones by Hilbert rank of their first region
     survivors = sorted((z for z in range(len(members)) if alive[z]), key=first.__getitem__)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gazetteer_data import city
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.gazetteer import Gazetteer, PlaceMatch, normalize_place
+from geo.cache import GeoCacheWarning
+from geo.gazetteer import _SEPARATORS, Gazetteer, PlaceMatch, _split_place, normalize_place
 from models.errors import ConfigError
 
 
@@ -188,3 +191,94 @@ def test_tiny_flag_with_no_city_there_falls_back(tiny: Gazetteer) -> None:
     match = tiny.lookup("Paris 🇮🇹")
     assert where(match) == ("Paris", "FR", "11")
     assert match is not None and match.confidence < 0.9
+
+
+# --- small towns, the on-disk build cache, helpers --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("place", "expected"),
+    [
+        ("Marfa, TX", ("Marfa", "US", "TX")),  # 1 700 people
+        ("Yellow Springs, Ohio", ("Yellow Springs", "US", "OH")),
+        ("bar harbor me", ("Bar Harbor", "US", "ME")),
+        ("Truth or Consequences, NM", ("Truth or Consequences", "US", "NM")),
+        ("Hope, AR", ("Hope", "US", "AR")),
+        ("Nome, AK", ("Nome", "US", "AK")),
+        ("Nome, TX", ("Nome", "US", "TX")),
+        ("Paradise, NV 🇺🇸", ("Paradise", "US", "NV")),
+    ],
+)
+def test_small_us_towns(gz: Gazetteer, place: str, expected: tuple[str, str, str]) -> None:
+    assert where(gz.lookup(place)) == expected
+
+
+def test_small_towns_only_for_detail_countries(tmp_path: Path) -> None:
+    coarse = Gazetteer(detail_countries=(), cache_dir=tmp_path)
+    assert where(coarse.lookup("Marfa, TX")) == ("Texas", "US", "TX")  # the state only
+    assert len(coarse) < len(Gazetteer.default())
+    with pytest.raises(ConfigError) as err:
+        Gazetteer(detail_countries=("USA",))
+    assert err.value.setting == "detail_countries"
+    with pytest.raises(ConfigError) as err:
+        Gazetteer(detail_min_population=200)
+    assert err.value.setting == "detail_min_population"
+
+
+def test_build_is_cached_on_disk(tmp_path: Path) -> None:
+    first = Gazetteer(detail_countries=("MT",), cache_dir=tmp_path)
+    (entry,) = tmp_path.glob("gazetteer-*.json")
+    again = Gazetteer(detail_countries=("mt",), cache_dir=tmp_path)
+    assert len(again) == len(first) and again.index_size == first.index_size
+    assert again.lookup("Rabat, Malta") == first.lookup("Rabat, Malta")
+    entry.write_bytes(b'{"index": {}, "names": ["x"]}')  # damaged: columns missing
+    with pytest.warns(GeoCacheWarning):
+        rebuilt = Gazetteer(detail_countries=("MT",), cache_dir=tmp_path)
+    assert len(rebuilt) == len(first)
+
+
+def test_uncached_lookup_and_clear_cache(gz: Gazetteer) -> None:
+    match = gz.lookup("Chicago, IL")
+    assert match is not None
+    assert gz.lookup_hit("Chicago, IL") == (match.city, match.confidence, False)
+    state = gz.lookup_hit("Smallville, KS")
+    assert state is not None and state[2] and gz.where(state[0]) == ("US", "KS")
+    assert gz.lookup_hit("") is None and gz.lookup_hit(None) is None  # type: ignore[arg-type]
+    gz.lookup("Roma")
+    gz.clear_cache()
+    assert gz.cache_info().currsize == 0
+
+
+def test_matches_carry_their_city_number(gz: Gazetteer) -> None:
+    match = gz.lookup("Chicago, IL")
+    assert match is not None and gz.city(match.city, match.confidence) == match
+    state = gz.lookup("Illinois")
+    assert state is not None and state.city == -1
+    chicago = match.city
+    assert chicago in gz.cities_in("US", "IL") and gz.population(chicago) == match.population
+    assert gz.cities_in("US", "??") == []
+
+
+def test_distinctive_names(tiny: Gazetteer) -> None:
+    names = tiny.distinctive_names(20_000, 0.9)
+    assert names["paris"][0] == 2 and names["paris"][1] > 0.98  # Paris FR beats Paris TX
+    assert names["milan"][0] == 0
+    assert "milano" not in names and "mailand" not in names  # alternates: bias country only
+    biased = tiny.distinctive_names(20_000, 0.9, country_bias="IT")
+    assert biased["milano"][0] == 0 and biased["mailand"][0] == 0  # same initial as Milan
+    assert "cityville" in biased and "cityville" not in tiny.distinctive_names(30_000, 0.9)
+
+
+ASCII_PLACES = st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=126), max_size=80)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ASCII_PLACES)
+def test_property_fast_split_equals_the_general_rules(text: str) -> None:
+    parts, flags = _split_place(text)
+    general = [normalize_place(p) for p in _SEPARATORS.split(text)]
+    expected = tuple(p for p in general if p and p not in {"she", "her", "he", "him"})
+    if "-" not in text:
+        assert flags == frozenset()
+        pronouns = {"hers", "his", "they", "them", "xe", "xem"}
+        assert parts == tuple(p for p in expected if p not in pronouns)[:6]

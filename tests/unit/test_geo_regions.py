@@ -481,3 +481,71 @@ def test_us_counties_need_their_encoding() -> None:
     rs = RegionSet.from_geojson(path, encoding="latin-1")
     cook = rs.locate_point(-87.65005, 41.85003)  # Chicago
     assert cook == ("0500000US17031", "coordinates") and rs.name(cook[0]) == "Cook"
+
+
+# --- the cell grid behind locate_point ---------------------------------------------------
+
+
+def _voronoi_set(seed: int, n: int, tolerance: float) -> RegionSet:
+    rng = random.Random(seed)
+    points = shapely.multipoints([(rng.uniform(0, 10), rng.uniform(0, 10)) for _ in range(n)])
+    cells = shapely.get_parts(shapely.voronoi_polygons(points, extend_to=box(0, 0, 10, 10)))
+    holed = [c.intersection(box(0, 0, 10, 10)).difference(Point(5, 5).buffer(1.3)) for c in cells]
+    regions = [
+        Region(f"v{i}", "", geom)
+        for i, geom in enumerate(holed)
+        if isinstance(geom, Polygon | MultiPolygon) and not geom.is_empty
+    ]
+    return RegionSet.from_regions(regions, edge_tolerance_deg=tolerance)
+
+
+def _reference(rs: RegionSet, lon: float, lat: float) -> tuple[str, str] | None:
+    """The plain STR-tree answer the grid must reproduce."""
+    (hit,) = rs.locate_points([lon], [lat])
+    return hit
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(2, 40),
+    st.sampled_from([0.0, 0.05, 0.4]),
+    st.lists(
+        st.tuples(st.floats(-1, 11, allow_nan=False), st.floats(-1, 11, allow_nan=False)),
+        min_size=1,
+        max_size=60,
+    ),
+)
+def test_property_grid_matches_the_tree(
+    seed: int, n: int, tolerance: float, probes: list[tuple[float, float]]
+) -> None:
+    rs = _voronoi_set(seed, n, tolerance)
+    vertices = shapely.get_coordinates([r.geometry for r in rs]).tolist()
+    rng = random.Random(seed)
+    for lon, lat in [*probes, *rng.sample(vertices, min(20, len(vertices)))]:
+        assert rs.locate_point(lon, lat) == _reference(rs, lon, lat), (lon, lat)
+
+
+def test_grid_shape_and_real_file(italy_regions: RegionSet) -> None:
+    nx, ny = italy_regions.cell_index.shape
+    assert (1 << 14) <= nx * ny <= (1 << 19)
+    rng = random.Random(5)
+    x0, y0, x1, y1 = italy_regions.bounds
+    for _ in range(3000):
+        lon, lat = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        assert italy_regions.locate_point(lon, lat) == _reference(italy_regions, lon, lat)
+
+
+def test_with_weights_and_union() -> None:
+    rs = grid(2, 1)
+    heavy = rs.with_weights([3.0, 4.0])
+    assert heavy.weights == (3.0, 4.0) and rs.weights == (1.0, 1.0)
+    assert heavy.ids == rs.ids and heavy.sha256 != rs.sha256
+    with pytest.raises(ValueError):
+        rs.with_weights([1.0])
+    union = rs.union(["r00", "r01"])
+    assert union.is_valid and union.equals(box(0, 0, 2, 1))
+    wobbly = Polygon([(0, 0), (1, 0.0000001), (2, 0), (2, 1), (0, 1)])
+    snapped = RegionSet.from_regions([Region("w", "", wobbly)]).union(["w"])
+    assert snapped.is_valid
+    assert [1.0, 0.0] in shapely.get_coordinates(snapped).tolist()  # on the 1e-6 grid

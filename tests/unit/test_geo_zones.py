@@ -152,3 +152,65 @@ def test_real_boundaries(path: str, encoding: str) -> None:
         zones = assign_zones(rs, cap)
         check_zones(rs, zones, cap)
         assert partition(assign_zones(rs, cap)) == partition(zones)
+
+
+# --- weights and adjacency ---------------------------------------------------------------
+
+
+def weighted(nx: int, ny: int, heavy: dict[tuple[int, int], float]) -> RegionSet:
+    return RegionSet.from_regions(
+        [
+            Region(f"r{y}{x}", "", box(x, y, x + 1, y + 1), heavy.get((x, y), 1.0))
+            for y in range(ny)
+            for x in range(nx)
+        ]
+    )
+
+
+def test_zones_balance_expected_volume() -> None:
+    # one cell carries as much as the other 35 together: it gets a zone of its own
+    rs = weighted(6, 6, {(2, 2): 35.0})
+    zones = assign_zones(rs, 32)
+    check_zones(rs, zones, 32)
+    assert len(set(zones.values())) >= 2
+    heavy_zone = zones["r22"]
+    assert Counter(zones.values())[heavy_zone] == 1
+    load: defaultdict[str, float] = defaultdict(float)
+    for region in rs:
+        load[zones[region.id]] += region.weight
+    assert max(load.values()) <= 35.0 + 1e-9
+
+
+def test_unit_weights_keep_zones_near_the_cap() -> None:
+    rs = grid(8, 5)
+    sizes = sorted(Counter(assign_zones(rs, 32).values()).values())
+    assert sizes == [20, 20]  # 40 regions, two zones of equal volume
+
+
+def test_explicit_weights_and_adjacency() -> None:
+    rs = grid(4, 1)
+    chain = ((1,), (0, 2), (1, 3), (2,))
+    none: tuple[tuple[int, ...], ...] = ((), (), (), ())
+    assert len(set(assign_zones(rs, 4, adjacency=none).values())) == 4
+    assert len(set(assign_zones(rs, 4, adjacency=chain).values())) == 1
+    split = assign_zones(rs, 4, weights=[5.0, 5.0, 5.0, 5.0], adjacency=chain)
+    assert len(set(split.values())) == 1  # target = total / ceil(4 / 4): one zone
+    with pytest.raises(ValueError, match="weights"):
+        assign_zones(rs, 4, weights=[1.0, -1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="adjacency"):
+        assign_zones(rs, 4, adjacency=chain[:2])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=7),
+    st.integers(min_value=1, max_value=6),
+    st.lists(st.floats(min_value=0, max_value=1000), min_size=42, max_size=42),
+    st.integers(min_value=1, max_value=10),
+)
+def test_property_weighted_zones(nx: int, ny: int, w: list[float], cap: int) -> None:
+    rs = grid(nx, ny)
+    weights = w[: nx * ny]
+    zones = assign_zones(rs, cap, weights=weights)
+    check_zones(rs, zones, cap)
+    assert assign_zones(rs, cap, weights=weights) == zones

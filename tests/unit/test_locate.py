@@ -47,7 +47,8 @@ def gazetteer() -> Gazetteer:
 
 
 def post(**kwargs: Any) -> Post:
-    return Post(id="p1", text="no signal since noon", created_at_ms=1_708_594_200_000, **kwargs)
+    kwargs.setdefault("text", "no signal since noon")
+    return Post(id="p1", created_at_ms=1_708_594_200_000, **kwargs)
 
 
 def test_coordinates_inside_a_region(gazetteer: Gazetteer) -> None:
@@ -93,15 +94,23 @@ def test_country_bias_and_low_confidence(gazetteer: Gazetteer) -> None:
     assert biased.region_id == "r03" and biased.confidence > 0.8
     lenient = Locator(grid(), gazetteer, min_place_confidence=0.0)
     assert lenient.locate(post(place="Twin")) == UNLOCATED  # FR Twin is off the grid
-    # a bare state is an admin1 match (confidence 0.3), left unlocated by default
-    assert Locator(grid(), gazetteer).locate(post(place="Illinois")) == UNLOCATED
-    assert lenient.locate(post(place="Illinois")).region_id == "r21"
+    # a bare state goes where its people are: here all of Illinois is Springfield, in r21
+    assert Locator(grid(), gazetteer).locate(post(place="Illinois")) == Location(
+        "r21", "place", 0.9
+    )
 
 
 def test_without_a_gazetteer_only_coordinates_count() -> None:
     loc = Locator(grid(), None)
     assert loc.locate(post(place="Alpha")) == UNLOCATED
     assert loc.locate(post(lon=0.5, lat=0.5)).method == "coordinates"
+
+
+def test_locate_place_alone(gazetteer: Gazetteer) -> None:
+    loc = Locator(grid(), gazetteer)
+    assert loc.locate_place("Beta, Italy") == Location("r12", "place", 0.95)
+    assert loc.locate_place("Atlantis") == UNLOCATED
+    assert Locator(grid(), None).locate_text("in Beta") == UNLOCATED
 
 
 def test_place_results_are_cached(gazetteer: Gazetteer) -> None:
@@ -141,3 +150,64 @@ def test_real_italy_regions_with_the_default_gazetteer() -> None:
     assert region_name(place="Florence") == "Toscana"
     assert region_name(place="Paris, France") is None
     assert region_name(lon=12.33, lat=45.44) == "Veneto"  # Venezia, in the lagoon
+
+
+def test_a_state_counts_only_for_regions_that_hold_most_of_it() -> None:
+    gz = Gazetteer.from_records(
+        [
+            city("Big", 0.5, 0.5, "US", "TX", 300_000),
+            city("Mid", 1.5, 0.5, "US", "TX", 350_000),
+            city("Small", 2.5, 0.5, "US", "TX", 350_000),
+        ],
+        us_states={"TX": "Texas"},
+    )
+    # the cells split Texas 30/35/35: the best cell holds too little of it (0.9 x 35 %)
+    assert Locator(grid(), gz).locate(post(place="Texas")) == UNLOCATED
+    halves = RegionSet.from_regions(
+        [Region("west", "W", box(0, 0, 2, 1)), Region("east", "E", box(2, 0, 4, 1))]
+    )
+    assert Locator(halves, gz).locate(post(place="Texas")) == Location("west", "place", 0.585)
+    whole = RegionSet.from_regions([Region("tx", "Texas", box(0, 0, 4, 1))])
+    assert Locator(whole, gz).locate(post(place="Smallville, TX")) == Location("tx", "place", 0.9)
+
+
+def test_text_names_a_city_when_nothing_else_does() -> None:
+    gz = Gazetteer.from_records(
+        [
+            city("Alphaville", 0.5, 0.5, "IT", "01", 500_000),
+            city("Betaburg", 2.5, 1.5, "IT", "02", 400_000),
+            city("Gammatown", 0.6, 0.6, "IT", "01", 300_000),
+        ],
+        countries={"IT": "Italy"},
+    )
+    loc = Locator(grid(), gz)
+    assert loc.locate(post(text="no signal in Alphaville")) == Location("r00", "text", 0.6)
+    both = post(text="no signal in Alphaville and Gammatown")  # two cities, one region
+    assert loc.locate(both) == Location("r00", "text", 0.6)
+    apart = post(text="no signal in Alphaville and Betaburg")  # two regions: ambiguous
+    assert loc.locate(apart) == UNLOCATED
+    # a place that resolves wins; an unknown place falls through to the text
+    assert loc.locate(post(text="down in Alphaville", place="Betaburg")).region_id == "r12"
+    assert loc.locate(post(text="down in Alphaville", place="Narnia")).method == "text"
+    # a known place outside the regions does not fall through
+    far = Gazetteer.from_records([*gz_records(), city("Far", 40, 40, "IT", "09", 90_000)])
+    assert Locator(grid(), far).locate(post(text="down in Alphaville", place="Far")) == UNLOCATED
+    assert Locator(grid(), gz, text_scan=False).locate(post(text="in Alphaville")) == UNLOCATED
+
+
+def gz_records() -> list[Any]:
+    return [city("Alphaville", 0.5, 0.5, "IT", "01", 500_000)]
+
+
+def test_places_are_placed_once_and_agree_with_point_lookups(gazetteer: Gazetteer) -> None:
+    regions = grid()
+    loc = Locator(regions, gazetteer)
+    lons, lats, _ = gazetteer.places()
+    for i, (lon, lat) in enumerate(zip(lons.tolist(), lats.tolist(), strict=True)):
+        match = gazetteer.city(i, 1.0)
+        expected = loc.locate_point(lon, lat)
+        found = loc._match_region(match)
+        if expected.region_id is None:
+            assert found is None
+        else:
+            assert found == (expected.region_id, expected.confidence)
