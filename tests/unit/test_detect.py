@@ -1,88 +1,140 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
+import numpy as np
 import orjson
 import pytest
 
-from models.detect import DetectorConfig, ZoneDetector
+from models.detect import DetectorConfig, WindowClock, ZoneDetector
 from models.errors import ConfigError
 from models.records import Alert, RelevantPost
 
 W = 60_000
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % W
 REGIONS = [(f"r{i}", f"Region {i}") for i in range(6)]
+# r0..r5 on a line, 0.1 degree apart; each touches the next
+CENTROIDS = {f"r{i}": (10.0 + 0.1 * i, 45.0) for i in range(6)}
+NEIGHBOURS = {f"r{i}": [f"r{j}" for j in (i - 1, i + 1) if 0 <= j < 6] for i in range(6)}
 
 
 def _config(**kw: object) -> DetectorConfig:
-    base: dict[str, object] = dict(window_ms=W, warmup_windows=30, n_regions_tested=6)
+    base: dict[str, object] = dict(window_ms=W, warmup_windows=30, n_regions_tested=6, alpha=0.001)
     base.update(kw)
     return DetectorConfig(**base)  # type: ignore[arg-type]
 
 
-def _stream(seed: int, minutes: int = 180, burst_at: int | None = 120) -> list[RelevantPost]:
-    """Background of ~0.3 authors/min/region plus a burst of 15 authors/min in r2."""
+def _detector(config: DetectorConfig | None = None, **kw: object) -> ZoneDetector:
+    layout: dict[str, object] = {"centroids": CENTROIDS, "neighbours": NEIGHBOURS}
+    layout.update(kw)
+    return ZoneDetector(config or _config(), "z", REGIONS, **layout)  # type: ignore[arg-type]
+
+
+def _post(i: object, minute: float, region: str, author: str, **kw: object) -> RelevantPost:
+    fields: dict[str, object] = dict(category="voice", is_repost=False)
+    fields.update(kw)
+    return RelevantPost(
+        f"p{i}",
+        T0 + int(minute * W),
+        author,
+        "z",
+        region,
+        str(fields["category"]),
+        "en",
+        0.9,
+        "coordinates",
+        bool(fields["is_repost"]),
+    )
+
+
+def _background(seed: int, minutes: int) -> list[RelevantPost]:
+    """About 0.3 distinct authors per region and minute."""
     rng = random.Random(seed)
-    posts = []
+    posts: list[RelevantPost] = []
     for m in range(minutes):
         for rid, _ in REGIONS:
             for _ in range(rng.choices((0, 1, 2), (0.75, 0.2, 0.05))[0]):
-                posts.append((m, rid, f"u{rng.randrange(400)}"))
-        if burst_at is not None and burst_at <= m < burst_at + 10:
-            posts += [(m, "r2", f"burst{m}-{k}") for k in range(15)]
+                posts.append(
+                    _post(
+                        f"{m}-{rid}-{len(posts)}", m + rng.random(), rid, f"u{rng.randrange(400)}"
+                    )
+                )
+    return posts
+
+
+def _burst(
+    region: str, start: int, minutes: int, per_min: int, tag: str = "b"
+) -> list[RelevantPost]:
     return [
-        RelevantPost(
-            f"p{i}", T0 + m * W + rng.randrange(W), a, "z", r, "voice", "en", 0.9, "coordinates"
-        )
-        for i, (m, r, a) in enumerate(posts)
+        _post(f"{tag}{m}-{k}", m + k / (per_min + 1), region, f"{tag}{m}-{k}")
+        for m in range(start, start + minutes)
+        for k in range(per_min)
     ]
+
+
+def _stream(seed: int, minutes: int = 180, burst_at: int | None = 120) -> list[RelevantPost]:
+    """The background plus a burst of 15 authors a minute in r2 for ten minutes."""
+    posts = _background(seed, minutes)
+    if burst_at is not None:
+        posts += _burst("r2", burst_at, 10, 15)
+    return posts
 
 
 def _run(detector: ZoneDetector, posts: list[RelevantPost], end_minute: int) -> list[Alert]:
     alerts: list[Alert] = []
-    for p in sorted(posts, key=lambda p: p.created_at_ms):
+    for p in sorted(posts, key=lambda p: (p.created_at_ms, p.post_id)):
         detector.observe(p)
         alerts += detector.advance(p.created_at_ms - 5_000)
     return alerts + detector.advance(T0 + end_minute * W)
 
 
 def test_planted_burst_is_one_alert_opened_then_resolved() -> None:
-    alerts = _run(ZoneDetector(_config(), "z", REGIONS), _stream(1), 180)
-    ids = {a.alert_id for a in alerts}
-    assert len(ids) == 1
-    assert alerts[0].status == "opened"
-    assert alerts[-1].status == "resolved"
+    alerts = _run(_detector(), _stream(1), 180)
+    assert len({a.alert_id for a in alerts}) == 1
+    assert alerts[0].status == "opened" and alerts[-1].status == "resolved"
     assert all(a.region_ids == ("r2",) for a in alerts)
     opened = alerts[0]
-    assert opened.window_start_ms == T0 + 120 * W
-    assert opened.observed >= 15 and opened.p_value < 0.01 / 6
-    assert 0 < opened.score <= 1 and opened.sample_post_ids
+    assert opened.window_end_ms == opened.detected_at_ms == T0 + 121 * W
+    assert opened.observed >= 15 and opened.p_value < 0.001 and opened.expected < 2
+    assert 0.5 < opened.score <= 1 and opened.sample_post_ids
+    assert all(a.sample_post_ids or a.status == "resolved" for a in alerts)
+    assert alerts[-1].detected_at_ms <= T0 + 136 * W  # back to baseline after the burst
 
 
 def test_no_alert_without_burst_and_none_in_warmup() -> None:
-    assert _run(ZoneDetector(_config(), "z", REGIONS), _stream(2, burst_at=None), 180) == []
-    early = _run(ZoneDetector(_config(), "z", REGIONS), _stream(3, burst_at=5), 60)
-    assert early == []
+    quiet = _config(alpha=1e-4)  # 150 windows x 2 tests: about 3 % chance of a false alert
+    for seed in (2, 3, 4, 5):
+        assert _run(_detector(quiet), _stream(seed, burst_at=None), 180) == []
+    assert _run(_detector(), _stream(3, burst_at=5), 30) == []
 
 
 @pytest.mark.parametrize("cut", [50, 121, 125, 140])
 def test_state_round_trip_mid_stream_changes_nothing(cut: int) -> None:
-    posts = sorted(_stream(4), key=lambda p: p.created_at_ms)
-    whole = _run(ZoneDetector(_config(), "z", REGIONS), posts, 180)
-    first = ZoneDetector(_config(), "z", REGIONS)
-    head = [p for p in posts if p.created_at_ms < T0 + cut * W]
-    alerts = _run(first, head, cut)
+    posts = _stream(4)
+    whole = _run(_detector(), posts, 180)
+    first = _detector()
+    alerts = _run(first, [p for p in posts if p.created_at_ms < T0 + cut * W], cut)
     state = orjson.loads(orjson.dumps(first.to_state()))
-    second = ZoneDetector.from_state(_config(), REGIONS, state)
+    second = ZoneDetector.from_state(
+        _config(), REGIONS, state, centroids=CENTROIDS, neighbours=NEIGHBOURS
+    )
     assert second.to_state() == first.to_state()
     alerts += _run(second, [p for p in posts if p.created_at_ms >= T0 + cut * W], 180)
     assert alerts == whole
 
 
+def test_state_from_another_zone_layout_is_refused() -> None:
+    state = _detector().to_state()
+    with pytest.raises(ValueError, match="other regions"):
+        ZoneDetector.from_state(_config(), REGIONS[:3], state)
+    with pytest.raises(ValueError, match="category groups"):
+        ZoneDetector.from_state(_config(category_groups=("tv", "*")), REGIONS, state)
+
+
 def test_order_within_open_windows_does_not_matter() -> None:
     posts = _stream(5)
-    a = ZoneDetector(_config(), "z", REGIONS)
-    b = ZoneDetector(_config(), "z", REGIONS)
+    a, b = _detector(), _detector()
     for p in posts:
         a.observe(p)
     for p in random.Random(9).sample(posts, len(posts)):
@@ -90,25 +142,26 @@ def test_order_within_open_windows_does_not_matter() -> None:
     assert a.advance(T0 + 180 * W) == b.advance(T0 + 180 * W)
 
 
-def test_one_author_counts_once_per_window() -> None:
-    d = ZoneDetector(_config(warmup_windows=0, min_authors=1), "z", REGIONS)
-    rant = [
-        RelevantPost(f"x{i}", T0 + i, "same", "z", "r0", "voice", "en", 0.9, "place")
-        for i in range(50)
+def test_one_author_counts_once_per_window_and_across_the_scan() -> None:
+    d = _detector(_config(warmup_windows=0, min_authors=1))
+    rant = [_post(f"x{i}", i / 10, "r0", "same") for i in range(100)]  # ten minutes
+    assert _run(d, rant, 12) == []
+
+
+def test_a_repost_wave_counts_once() -> None:
+    d = _detector(_config(warmup_windows=0))
+    wave = [_post("orig", 0.1, "r0", "op")] + [
+        _post(f"rt{i}", 0.2 + i / 100, "r0", f"fan{i}", is_repost=True) for i in range(50)
     ]
-    for p in rant:
-        d.observe(p)
-    assert d.advance(T0 + W) == []
+    assert _run(d, wave, 3) == []
 
 
 def test_late_posts_are_refused_and_memory_is_bounded() -> None:
-    d = ZoneDetector(_config(), "z", REGIONS)
+    d = _detector()
     _run(d, _stream(6, burst_at=None), 180)
     assert d.pending == {}
-    late = RelevantPost("old", T0, "u", "z", "r0", "voice", "en", 0.9, "place")
-    assert d.observe(late) is False and d.late_posts == 1
-    foreign = RelevantPost("f", T0 + 200 * W, "u", "z", "elsewhere", "voice", "en", 0.9, "place")
-    assert d.observe(foreign) is False
+    assert d.observe(_post("old", 0, "r0", "u")) is False and d.clock.late_posts == 1
+    assert d.observe(_post("f", 200, "elsewhere", "u")) is False
 
 
 def test_bad_hyper_parameters_are_named() -> None:
@@ -116,10 +169,168 @@ def test_bad_hyper_parameters_are_named() -> None:
         DetectorConfig(min_authors=0)
     with pytest.raises(ConfigError, match="critical_excess"):
         DetectorConfig(major_excess=10, critical_excess=5)
+    with pytest.raises(ConfigError, match="category_groups"):
+        DetectorConfig(category_groups=("tv", "tv,voice", "*"))
+    with pytest.raises(ConfigError, match="prior_rate"):
+        DetectorConfig(baseline=replace(DetectorConfig().baseline, prior_rate=0))
+    with pytest.raises(ConfigError, match="centroids"):
+        ZoneDetector(_config(), "z", REGIONS, centroids={"r0": (0.0, 0.0)})
 
 
 def test_no_samples_kept_when_max_samples_is_zero() -> None:
-    d = ZoneDetector(_config(max_samples=0), "z", REGIONS)
-    alerts = _run(d, _stream(7), 180)
+    alerts = _run(_detector(_config(max_samples=0)), _stream(7), 180)
     assert alerts and all(a.sample_post_ids == () for a in alerts)
     assert alerts[0].first_post_at_ms >= alerts[0].window_start_ms
+
+
+def test_the_scan_finds_what_no_single_region_shows_and_can_be_switched_off() -> None:
+    """Two neighbouring regions, two extra authors a minute each for eight minutes: no
+    window of either region is significant alone, their cylinder is."""
+    posts = _background(8, 150) + _burst("r3", 100, 8, 2, "x") + _burst("r4", 100, 8, 2, "y")
+    with_scan = _run(_detector(), posts, 150)
+    without = _run(_detector(_config(scan=False)), posts, 150)
+    opened = [a for a in with_scan if a.status == "opened"]
+    assert len(opened) == 1 and set(opened[0].region_ids) == {"r3", "r4"}
+    assert opened[0].window_end_ms - opened[0].window_start_ms > W  # several windows
+    assert T0 + 101 * W <= opened[0].detected_at_ms <= T0 + 106 * W
+    assert without == []
+
+
+def test_an_outage_that_spreads_is_one_alert_that_grows() -> None:
+    posts = _background(9, 180) + _burst("r1", 100, 20, 12) + _burst("r2", 106, 14, 12, "c")
+    alerts = _run(_detector(), posts, 180)
+    assert len({a.alert_id for a in alerts}) == 1
+    assert alerts[0].status == "opened" and alerts[-1].status == "resolved"
+    assert alerts[0].region_ids == ("r1",)
+    grown = [a for a in alerts if a.status == "updated" and "r2" in a.region_ids]
+    assert grown and grown[0].detected_at_ms <= T0 + 108 * W
+    assert alerts[-1].region_ids == ("r1", "r2")
+
+
+def test_severity_rises_through_three_levels() -> None:
+    posts = _background(10, 150)
+    posts += _burst("r5", 100, 1, 6) + _burst("r5", 101, 1, 16, "m") + _burst("r5", 102, 3, 45, "c")
+    alerts = _run(_detector(), posts, 150)
+    levels = [a.severity for a in alerts if a.status != "resolved"]
+    assert levels == ["minor", "major", "critical"]
+    assert len({a.alert_id for a in alerts}) == 1
+
+
+def test_an_ended_outage_does_not_reopen_from_its_own_evidence() -> None:
+    cfg = _config(scan_windows=12)  # the burst is still in reach when the alert ends
+    posts = _background(11, 160) + _burst("r2", 100, 5, 10)
+    alerts = _run(_detector(cfg), posts, 160)
+    assert [a.status for a in alerts][-1] == "resolved"
+    after = (alerts[-1].detected_at_ms - T0) // W + 0.5  # one ordinary post right after
+    again = _run(_detector(cfg), [*posts, _post("late", after, "r2", "someone")], 160)
+    assert [a.status for a in again].count("opened") == 1
+
+
+def test_category_groups_have_their_own_baselines_and_alerts() -> None:
+    cfg = _config(category_groups=("tv", "*"))
+    tv = [_post(f"tv{i}", 100 + i / 20, "r0", f"tv{i}", category="tv") for i in range(15)]
+    alerts = _run(_detector(cfg), _background(12, 130) + tv, 130)
+    opened = [a for a in alerts if a.status == "opened"]
+    assert [(a.category, a.region_ids) for a in opened] == [("tv", ("r0",))]
+    pooled = [a for a in _run(_detector(), _background(12, 130) + tv, 130) if a.status == "opened"]
+    assert opened[0].alert_id != pooled[0].alert_id  # the group is part of the id
+    assert cfg.group_of("tv") == 0 and cfg.group_of("voice") == cfg.group_of("sms") == 1
+
+
+def test_warm_start_replaces_the_warm_up_and_ignores_past_bursts() -> None:
+    history = np.random.default_rng(13).poisson(0.3, (300, 6))
+    history[150:160, 2] += 20  # a past outage must not teach the baseline
+    d = _detector(_config(warmup_windows=100))
+    d.warm_start(T0 - 300 * W, history)
+    assert d.windows_closed == 300
+    assert d.tracks[0].baseline.expected(0)[2] < 0.6
+    alerts = _run(d, _burst("r2", 2, 3, 10), 10)
+    assert alerts and alerts[0].status == "opened"  # no warm-up left to wait for
+    with pytest.raises(ValueError, match="counts must be"):
+        d.warm_start(T0, np.zeros((3, 5)))
+
+
+def test_window_counts_turn_past_posts_into_warm_start_counts() -> None:
+    d = _detector()
+    past = [_post(1, 0.5, "r1", "a"), _post(2, 0.7, "r1", "a"), _post(3, 2.2, "r4", "b")]
+    past.append(_post(4, 2.3, "r4", "c", is_repost=True))
+    start, counts = d.window_counts(past)
+    assert start == T0 and counts.shape == (3, 1, 6)
+    assert counts[:, 0, 1].tolist() == [1, 0, 0] and counts[:, 0, 4].tolist() == [0, 0, 1]
+
+
+def test_region_weights_split_the_cold_start() -> None:
+    d = _detector(weights={"r0": 10.0, "r1": 1.0})
+    expected = d.tracks[0].baseline.expected(0)
+    assert expected[0] == pytest.approx(10 * expected[1])
+    assert expected[2] == pytest.approx(expected[1])  # missing weights count as 1
+
+
+def _morning(seed: int, minutes: int = 240) -> list[RelevantPost]:
+    """Every region ramping from 0.05 to 0.5 authors a minute over two hours, from a
+    cold start: the profile has not learned the morning yet."""
+    rng = random.Random(seed)
+    posts: list[RelevantPost] = []
+    for m in range(minutes):
+        rate = 0.05 + 0.45 * min(1.0, max(0.0, (m - 40) / 120))
+        for rid, _ in REGIONS:
+            for _ in range(int(rate) + (rng.random() < rate % 1)):
+                posts.append(
+                    _post(f"m{len(posts)}", m + rng.random(), rid, f"u{rng.randrange(3000)}")
+                )
+    return posts
+
+
+def test_a_zone_wide_drift_is_not_a_local_outage() -> None:
+    runs = [_morning(seed) for seed in range(20, 26)]
+    assert all(_run(_detector(), posts, 240) == [] for posts in runs)
+    plain = _config(recent_half_life_windows=0)  # without the zone's recent level
+    assert sum(bool(_run(_detector(plain), posts, 240)) for posts in runs) >= 4
+
+
+def test_state_of_a_32_region_zone_after_a_day_stays_small() -> None:
+    regions = [(f"q{i}", f"Q{i}") for i in range(32)]
+    centroids = {r: (10 + 0.1 * (i % 8), 45 + 0.1 * (i // 8)) for i, (r, _) in enumerate(regions)}
+    cfg = DetectorConfig(window_ms=300_000, n_regions_tested=3000)
+    d = ZoneDetector(cfg, "z", regions, centroids=centroids)
+    rng = np.random.default_rng(16)
+    start = 1_709_251_200_000
+    for w in range(288):
+        for i in np.flatnonzero(rng.random(32) < 0.3):
+            d.observe(
+                RelevantPost(
+                    f"{w}-{i}",
+                    start + w * 300_000 + 7,
+                    f"a{w}-{i}",
+                    "z",
+                    f"q{i}",
+                    "voice",
+                    None,
+                    1.0,
+                    "place",
+                )
+            )
+        d.advance(start + (w + 1) * 300_000)
+    size = len(orjson.dumps(d.to_state()))
+    assert size < 30_000, size
+
+
+def test_window_clock_closes_in_order_and_refuses_late_posts() -> None:
+    clock = WindowClock(W)
+    assert clock.admit(T0 + 5) == T0 and list(clock.due(T0 + W)) == [T0]
+    assert clock.admit(T0 + 10) is None and clock.late_posts == 1
+    assert list(clock.due(T0 + W)) == []
+
+
+def test_a_zone_without_regions_takes_nothing_and_round_trips() -> None:
+    d = ZoneDetector(_config(), "unlocated", [])
+    assert d.observe(_post("x", 1, "r0", "a")) is False and d.advance(T0 + 10 * W) == []
+    again = ZoneDetector.from_state(_config(), [], orjson.loads(orjson.dumps(d.to_state())))
+    assert again.to_state() == d.to_state()
+
+
+def test_windows_of_an_alert_are_not_learned() -> None:
+    d = _detector()
+    _run(d, _background(17, 240) + _burst("r2", 100, 60, 15), 240)
+    levels = d.tracks[0].baseline.levels()
+    assert levels[2] < 1.5 * float(np.median(np.delete(levels, 2)))

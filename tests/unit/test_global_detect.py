@@ -1,0 +1,139 @@
+"""The global detector: a rise over the whole region set, not a local one."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from models.detect import DetectorConfig
+from models.errors import ConfigError
+from models.global_detect import GlobalDetector
+from models.records import Alert, RelevantPost
+
+W = 300_000
+T0 = 1_709_251_200_000  # a Friday, 00:00 UTC
+REGIONS = [(f"r{i:02d}", f"Region {i}") for i in range(24)]
+BLOCKS = {r: f"z{i // 4}" for i, (r, _) in enumerate(REGIONS)}  # six zones of four
+CONFIG = DetectorConfig(window_ms=W, warmup_windows=24, alpha=0.001)
+
+
+def _detector(**kw: object) -> GlobalDetector:
+    options: dict[str, object] = {"blocks": BLOCKS}
+    options.update(kw)
+    return GlobalDetector(CONFIG, REGIONS, **options)  # type: ignore[arg-type]
+
+
+def _posts(window: int, counts: np.ndarray, unlocated: int = 0) -> list[RelevantPost]:
+    posts = [
+        RelevantPost(
+            f"{window}-{r}-{k}",
+            T0 + window * W + 1000 * k,
+            f"{window}-{r}-{k}",
+            "z",
+            r,
+            "mobile_data",
+            None,
+            1.0,
+            "place",
+        )
+        for (r, _), n in zip(REGIONS, counts, strict=True)
+        for k in range(int(n))
+    ]
+    posts += [
+        RelevantPost(
+            f"{window}-u{k}",
+            T0 + window * W + k,
+            f"u{window}-{k}",
+            "unlocated",
+            None,
+            "total_outage",
+            None,
+            1.0,
+            "none",
+        )
+        for k in range(unlocated)
+    ]
+    return posts
+
+
+def _run(
+    d: GlobalDetector,
+    windows: int,
+    extra: dict[int, np.ndarray],
+    seed: int = 1,
+    unlocated: dict[int, int] | None = None,
+) -> list[Alert]:
+    rng = np.random.default_rng(seed)
+    alerts: list[Alert] = []
+    for w in range(windows):
+        counts = rng.poisson(0.5, len(REGIONS)) + extra.get(w, 0)
+        for p in _posts(w, counts, (unlocated or {}).get(w, 0)):
+            d.observe(p)
+        alerts += d.advance(T0 + (w + 1) * W)
+    return alerts
+
+
+def test_a_rise_everywhere_is_one_global_alert() -> None:
+    rise = {w: np.full(len(REGIONS), 1) for w in range(60, 70)}  # +1 author in every region
+    alerts = _run(_detector(), 90, rise)
+    assert alerts[0].status == "opened" and alerts[-1].status == "resolved"
+    assert len({a.alert_id for a in alerts}) == 1
+    opened = alerts[0]
+    assert opened.region_ids == ("*",) and opened.region_names == ("all regions",)
+    assert T0 + 61 * W <= opened.detected_at_ms <= T0 + 63 * W
+    assert opened.p_value < 0.001 and opened.observed > opened.expected
+    assert opened.sample_post_ids and opened.distinct_authors >= opened.observed
+
+
+def test_an_outage_in_one_zone_is_left_to_the_zone_detectors() -> None:
+    local = np.zeros(len(REGIONS), dtype=int)
+    local[:4] = 15  # a big outage confined to zone z0
+    assert _run(_detector(trim_blocks=1), 90, {w: local for w in range(60, 70)}) == []
+
+
+def test_nothing_in_quiet_data_or_warm_up() -> None:
+    assert _run(_detector(), 200, {}, seed=2) == []
+    early = {w: np.full(len(REGIONS), 3) for w in range(5, 10)}
+    assert _run(_detector(), 24, early) == []
+
+
+def test_unlocated_posts_count_as_one_more_block() -> None:
+    d = _detector()
+    assert d.block_ids[-1] == "?"
+    lone = RelevantPost("x", T0, "a", "unlocated", None, "voice", None, 1.0, "none")
+    assert d.observe(lone) is True
+    assert _detector(include_unlocated=False).observe(lone) is False
+    assert (
+        d.observe(RelevantPost("y", T0, "a", "z", "nowhere", "voice", None, 1.0, "place")) is False
+    )
+    # a surge of unlocated posts alongside a modest rise everywhere
+    rise = {w: np.full(len(REGIONS), 1) for w in range(60, 64)}
+    alerts = _run(_detector(trim_blocks=1), 80, rise, unlocated={w: 12 for w in range(60, 64)})
+    assert alerts and alerts[0].status == "opened"
+
+
+def test_warm_start_and_state_round_trip() -> None:
+    history = np.random.default_rng(3).poisson(0.5, (100, len(REGIONS)))
+    a = _detector()
+    a.warm_start(T0 - 100 * W, history)
+    assert a.windows_closed == 100
+    rise = {w: np.full(len(REGIONS), 2) for w in range(3, 6)}
+    head = _run(a, 4, rise)  # no warm-up left: the rise alerts at once
+    assert head and head[0].status == "opened"
+    b = GlobalDetector.from_state(
+        CONFIG, REGIONS, orjson.loads(orjson.dumps(a.to_state())), blocks=BLOCKS
+    )
+    assert b.to_state() == a.to_state()
+    tail_a = [x for x in _run(a, 20, {}, seed=9)]
+    tail_b = [x for x in _run(b, 20, {}, seed=9)]
+    assert tail_a == tail_b
+
+
+def test_bad_settings_are_named() -> None:
+    with pytest.raises(ConfigError, match="trim_blocks"):
+        _detector(trim_blocks=7)
+    with pytest.raises(ConfigError, match="regions"):
+        GlobalDetector(CONFIG, [])
+    with pytest.raises(ValueError, match="other blocks"):
+        GlobalDetector.from_state(CONFIG, REGIONS, _detector().to_state())

@@ -1,0 +1,201 @@
+"""The shared temporal model (baselines, tails) and the series detector with its command."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import nbinom, poisson
+
+from models.errors import ConfigError, InvalidRecord
+from models.series import (
+    DAY_MS,
+    HOUR_MS,
+    BaselineConfig,
+    SeasonalBaseline,
+    Seasonality,
+    SeriesDetector,
+    infer_step_ms,
+    pooled_dispersion,
+    score_from_p,
+    score_series,
+    seasonality_for,
+    upper_tail,
+)
+from streams.cli import main
+
+MONDAY = 1_709_510_400_000  # 2024-03-04T00:00Z
+
+
+@given(
+    st.integers(min_value=0, max_value=60),
+    st.floats(min_value=0.01, max_value=40),
+    st.floats(min_value=0, max_value=3),
+)
+@settings(max_examples=200, deadline=None)
+def test_upper_tail_matches_scipy(y: int, mu: float, phi: float) -> None:
+    got = float(upper_tail(y, mu, phi))
+    if y == 0:
+        assert got == 1.0
+    elif phi <= 1e-9:
+        assert got == pytest.approx(poisson.sf(y - 1, mu), rel=1e-6, abs=1e-300)
+    else:
+        r = 1 / phi
+        # near-Poisson dispersions leave betainc a few ulps of a huge r: relative 1e-4
+        assert got == pytest.approx(nbinom.sf(y - 1, r, r / (r + mu)), rel=1e-4, abs=1e-300)
+
+
+def test_score_is_monotone_and_half_at_alpha() -> None:
+    ps = [1.0, 0.5, 0.01, 1e-4, 1e-30]
+    scores = [score_from_p(p, 0.01) for p in ps]
+    assert scores == sorted(scores) and scores[2] == 0.5
+    assert all(0 <= s <= 1 for s in scores)
+    assert pooled_dispersion([2.0, 0.0], [0.3, 5.0]) == pytest.approx(0.3)
+
+
+def test_calendar_slots_are_utc_hour_of_week() -> None:
+    week = Seasonality("week")
+    assert week.slot(MONDAY, HOUR_MS) == 0
+    assert week.slot(MONDAY + 6 * DAY_MS + 23 * HOUR_MS, HOUR_MS) == 167
+    assert Seasonality("weekday").slot(MONDAY + 2 * DAY_MS, DAY_MS) == 2
+    assert list(week.coarse()[:26]) == [*range(24), 0, 1]
+    with pytest.raises(ConfigError, match="period"):
+        Seasonality("cycle", period=1)
+
+
+def _learn_week(b: SeasonalBaseline, rates: np.ndarray, weeks: int, seed: int = 0) -> None:
+    """Feed ``weeks`` of hourly Poisson counts with the given hour-of-day rates."""
+    rng = np.random.default_rng(seed)
+    for h in range(weeks * 168):
+        slot = h % 168
+        lam = b.expected(slot)
+        y = rng.poisson(rates[h % 24], b.n)
+        b.learn(slot, y, lam, np.ones(b.n, dtype=bool))
+
+
+def test_baseline_learns_the_daily_profile_and_shrinks_sparse_hours() -> None:
+    rates = np.where((np.arange(24) >= 8) & (np.arange(24) < 20), 6.0, 1.0)
+    b = SeasonalBaseline(BaselineConfig(prior_rate=3.0), Seasonality("week"), [1.0, 1.0])
+    _learn_week(b, rates, weeks=3)
+    hour = np.arange(168) % 24
+    expected = np.array([b.expected(s).mean() for s in range(168)])
+    day, night = expected[(hour >= 8) & (hour < 20)].mean(), expected[hour < 6].mean()
+    assert day == pytest.approx(6.0, rel=0.1) and night == pytest.approx(1.0, rel=0.25)
+    # every hour-of-week cell is pulled towards its hour of day: no cell is wild
+    assert expected[(hour >= 8) & (hour < 20)].min() > 4 > 2 > expected[hour < 6].max()
+
+
+def test_cold_start_splits_the_zone_rate_by_weight_then_data_wins() -> None:
+    b = SeasonalBaseline(BaselineConfig(prior_rate=1.0), Seasonality("none"), [1, 1, 2])
+    assert b.expected(0).tolist() == [0.75, 0.75, 1.5]
+    rng = np.random.default_rng(3)
+    for _ in range(400):  # region 0 is in truth ten times busier than its weight says
+        b.learn(0, rng.poisson([5.0, 0.5, 1.0]), b.expected(0), np.ones(3, dtype=bool))
+    assert b.expected(0) == pytest.approx([5.0, 0.5, 1.0], rel=0.2)
+    assert b.strength() < BaselineConfig().prior_strength  # heterogeneity was noticed
+
+
+def test_masked_and_winsorised_counts_do_not_inflate_the_baseline() -> None:
+    b = SeasonalBaseline(BaselineConfig(prior_rate=1.0), Seasonality("none"), [1.0])
+    for i in range(300):
+        y = np.array([1000 if i % 50 == 0 else 1])
+        b.learn(0, y, b.expected(0), np.array([i % 100 != 0]))
+    assert b.expected(0)[0] < 1.3
+
+
+def test_young_series_are_uncertain_old_ones_are_not() -> None:
+    b = SeasonalBaseline(BaselineConfig(dispersion=0.0), Seasonality("none"), [1.0, 1.0])
+    young = b.dispersions().copy()
+    for _ in range(500):
+        b.learn(0, np.array([2, 2]), b.expected(0), np.ones(2, dtype=bool))
+    assert np.all(young > 0.1) and np.all(b.dispersions() < 0.01)
+
+
+def test_overdispersion_is_estimated_for_overdispersed_counts_only() -> None:
+    rng = np.random.default_rng(5)
+    poissonian = SeasonalBaseline(BaselineConfig(), Seasonality("none"), np.ones(20))
+    clumpy = SeasonalBaseline(BaselineConfig(), Seasonality("none"), np.ones(20))
+    for _ in range(400):
+        poissonian.learn(0, rng.poisson(4.0, 20), poissonian.expected(0), np.ones(20, bool))
+        y = rng.poisson(4.0 * rng.gamma(2.0, 0.5, 20))  # variance 4 + 0.5 * 16
+        clumpy.learn(0, y, clumpy.expected(0), np.ones(20, bool))
+    assert poissonian.overdispersion() < 0.05 < 0.2 < clumpy.overdispersion()
+
+
+def test_baseline_state_round_trips() -> None:
+    b = SeasonalBaseline(BaselineConfig(), Seasonality("week"), [1, 2, 3])
+    _learn_week(b, np.full(24, 2.0), weeks=1)
+    c = SeasonalBaseline(BaselineConfig(), Seasonality("week"), [1, 2, 3])
+    c.load_state(b.to_state())
+    assert np.array_equal(b.expected(40), c.expected(40))
+    with pytest.raises(ValueError):
+        SeasonalBaseline(BaselineConfig(), Seasonality("day"), [1, 2, 3]).load_state(b.to_state())
+
+
+def test_series_detector_flags_the_spike_and_not_the_daily_cycle() -> None:
+    rng = np.random.default_rng(7)
+    hours = 24 * 21
+    rates = np.where(np.arange(hours) % 24 < 12, 20.0, 2.0)
+    values = rng.poisson(rates).astype(float)
+    values[400] += 40  # a night hour (rate 2) with 40 extra
+    points = score_series([MONDAY + h * HOUR_MS for h in range(hours)], list(values))
+    alerts = [i for i, p in enumerate(points) if p.alert]
+    assert alerts == [400]
+    assert points[400].score > 0.5 > max(p.score for i, p in enumerate(points[48:]) if i != 352)
+
+
+def test_series_detector_state_round_trip_and_missing_values() -> None:
+    a = SeriesDetector(HOUR_MS, Seasonality("day"), warmup=5)
+    values = [3, 4, None, 5, float("nan"), 4, 3, 30, 4]
+    first = [a.update(MONDAY + i * HOUR_MS, v) for i, v in enumerate(values[:5])]
+    b = SeriesDetector(HOUR_MS, Seasonality("day"), warmup=5)
+    b.load_state(a.to_state())
+    rest_a = [a.update(MONDAY + i * HOUR_MS, v) for i, v in enumerate(values) if i >= 5]
+    rest_b = [b.update(MONDAY + i * HOUR_MS, v) for i, v in enumerate(values) if i >= 5]
+    assert rest_a == rest_b
+    assert first[2].alert is False and np.isnan(first[2].p_value)
+    with pytest.raises(InvalidRecord, match="time not increasing"):
+        a.update(MONDAY, 1)
+    with pytest.raises(InvalidRecord, match="negative"):
+        a.update(MONDAY + 100 * HOUR_MS, -1)
+
+
+def test_step_and_period_choices() -> None:
+    assert infer_step_ms([0, 10, 30, 40]) == 10
+    with pytest.raises(InvalidRecord, match="irregular"):
+        infer_step_ms([0, 10, 25])
+    with pytest.raises(InvalidRecord, match="not increasing"):
+        infer_step_ms([0, 10, 10])
+    assert seasonality_for("auto", 300_000, True) == Seasonality("week")
+    assert seasonality_for("auto", 300_000, False) == Seasonality("none")
+    assert seasonality_for("7", DAY_MS, True) == Seasonality("cycle", 7)
+    with pytest.raises(ConfigError, match="period"):
+        seasonality_for("weekly", HOUR_MS, True)
+    with pytest.raises(ConfigError, match="alpha"):
+        score_series([0, 1, 2], [1, 2, 3], alpha=0)
+
+
+def test_detect_series_command_writes_scores_and_flags(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    series = tmp_path / "tickets.csv"
+    counts = rng.poisson(5.0, 24 * 10)
+    counts[200] = 40
+    with series.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["hour", "tickets", "note"])
+        for h, c in enumerate(counts):
+            day, hour = divmod(h, 24)
+            w.writerow([f"2024-03-{4 + day:02d} {hour:02d}:00", c, "x"])
+    out = tmp_path / "scores.csv"
+    args = ["detect-series", str(series), "--time-col", "hour", "--value-col", "tickets"]
+    assert main([*args, "--out", str(out), "--period", "none", "--alpha", "0.001"]) == 0
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(counts) and rows[0]["note"] == "x"
+    assert [i for i, r in enumerate(rows) if r["alert"] == "True"] == [200]
+    assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
+    assert main([*args[:-1], "nope", "--out", str(out)]) == 2  # unknown column: config error
