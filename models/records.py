@@ -77,6 +77,16 @@ def _opt_float(obj: Mapping[str, Any], key: str, low: float, high: float) -> flo
     return value
 
 
+def _str_tuple(obj: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """An optional list of strings (absent or null: empty)."""
+    value = obj.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRecord(f"invalid {key}", f"{key}={value!r}"[:80])
+    return tuple(value)
+
+
 def _int(obj: Mapping[str, Any], key: str) -> int:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -199,6 +209,7 @@ class RelevantPost:
     score: float
     locate_method: str
     is_repost: bool = False
+    brands: tuple[str, ...] = ()  # operator brand ids mentioned (relevance brand lexicon)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -212,6 +223,7 @@ class RelevantPost:
             "score": self.score,
             "locate_method": self.locate_method,
             "is_repost": self.is_repost,
+            "brands": list(self.brands),
             "schema_version": SCHEMA_VERSION,
         }
 
@@ -230,6 +242,7 @@ class RelevantPost:
             score=_float(obj, "score"),
             locate_method=_req_str(obj, "locate_method"),
             is_repost=bool(obj.get("is_repost", False)),
+            brands=_str_tuple(obj, "brands"),
         )
 
 

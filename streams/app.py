@@ -66,6 +66,9 @@ def create_app(settings: Settings, stages: Stages, partitions: Partitions) -> fa
         topic_replication_factor=settings.replication,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_commit_interval=settings.commit_interval_s,
+        producer_linger_ms=5,  # batch sends: one produce request per message is the bottleneck
+        producer_max_batch_size=262_144,
     )
     names = TopicNames.of(settings)
     ctx = Context(

@@ -7,38 +7,71 @@ through Kafka and ``groundswell backtest`` on the same file give the same alerts
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from geo.adjacency import load_topology
+from geo.cache import GeoCache
 from geo.gazetteer import Gazetteer
 from geo.locate import Locator
 from geo.regions import RegionSet
-from geo.zones import assign_zones
-from models.detect import ZoneDetector
+from geo.spec import load_region_set
+from models.detect import DetectorConfig, ZoneDetector
 from models.errors import InvalidRecord
 from models.formats import load_raw, normalize_raw
 from models.records import Alert, Post, RelevantPost, Watermark, dumps
-from models.relevance import Lexicon, RelevanceClassifier
+from models.relevance import Brands, Lexicon, RelevanceClassifier
 from models.scenario import build_demo
+from models.trained import RelevanceModel, TrainedRelevance
 from models.watermark import MinClock, OriginClock, TickGate
 from streams.files import message_value
-from streams.settings import Settings
+from streams.settings import Settings, env_name
 
 UNLOCATED_ZONE = "unlocated"
 
 
 def load_regions(settings: Settings) -> RegionSet:
-    """The operator's region file, or the bundled demo grid when none is set."""
+    """The operator's regions (a file or a built set, see ``geo.spec``) weighted by
+    population, or the bundled demo grid when none is set."""
     if settings.regions:
-        return RegionSet.from_geojson(
+        return load_region_set(
             settings.regions,
             id_property=settings.region_id_property or None,
             name_property=settings.region_name_property or None,
+            weight_property=settings.region_weight_property or None,
+            encoding=settings.region_encoding,
+            gazetteer=lambda: gazetteer(settings),
+            cache=GeoCache(settings.geo_cache_path()),
+            setting=env_name("regions"),
         )
     return RegionSet.from_mapping(build_demo().regions)
+
+
+def gazetteer(settings: Settings) -> Gazetteer:
+    """The process-wide gazetteer for these settings (cached on disk)."""
+    return Gazetteer.default(settings.gazetteer_detail(), settings.geo_cache_path())
+
+
+def lexicon_classifier(settings: Settings) -> RelevanceClassifier:
+    """The lexicon classifier of ``settings.langs`` (every bundled language when empty)
+    with the brand lexicon of ``settings.brands`` (the bundled one when empty)."""
+    langs = [x.strip() for x in settings.langs.split(",") if x.strip()] or None
+    return RelevanceClassifier(Lexicon.load(langs), Brands.load(settings.brands or None))
+
+
+def relevance_stage(settings: Settings) -> RelevanceClassifier | TrainedRelevance:
+    """The lexicon classifier, behind the trained model when ``relevance_model`` is set."""
+    classifier = lexicon_classifier(settings)
+    if not settings.relevance_model:
+        return classifier
+    setting = env_name("relevance_model")
+    return TrainedRelevance(
+        classifier, RelevanceModel.load(settings.relevance_model, setting), setting
+    )
 
 
 class Stages:
@@ -46,10 +79,12 @@ class Stages:
 
     def __init__(self, settings: Settings, regions: RegionSet) -> None:
         self.regions = regions
-        langs = [x.strip() for x in settings.langs.split(",") if x.strip()] or None
-        self.classifier = RelevanceClassifier(Lexicon.load(langs))
-        self.locator = Locator(regions, Gazetteer.default(), settings.country_bias or None)
-        self.zone_of = assign_zones(regions, settings.zone_size)
+        self.classifier = relevance_stage(settings)
+        self.locator = Locator(regions, gazetteer(settings), settings.country_bias or None)
+        self.topology = load_topology(
+            regions, settings.neighbours, settings.zone_size, GeoCache(settings.geo_cache_path())
+        )
+        self.zone_of = self.topology.zone_of
         self.zones: tuple[str, ...] = (*sorted(set(self.zone_of.values())), UNLOCATED_ZONE)
         self._zone_regions: dict[str, list[tuple[str, str]]] = {z: [] for z in self.zones}
         for region_id in regions.ids:
@@ -82,16 +117,34 @@ class Stages:
             score=verdict.score,
             locate_method=where.method,
             is_repost=post.is_repost,
+            brands=verdict.brands,
         )
+
+    def _layout(self, zone_id: str) -> dict[str, Any]:
+        """Centroids, weights and neighbours of a zone's regions (scan and alert merging)."""
+        ids = [r for r, _ in self._zone_regions[zone_id]]
+        return {
+            "centroids": {r: self.regions.centroid(r) for r in ids},
+            "weights": {r: self.regions.region(r).weight for r in ids},
+            "neighbours": {r: self.regions.neighbours(r) for r in ids},
+        }
 
     def new_detector(self, zone_id: str) -> ZoneDetector:
         return ZoneDetector(
-            self.detector_config, zone_id, self._zone_regions[zone_id], self.regions.union_geojson
+            self.detector_config,
+            zone_id,
+            self._zone_regions[zone_id],
+            self.regions.union_geojson,
+            **self._layout(zone_id),
         )
 
     def detector_from_state(self, zone_id: str, state: dict[str, Any]) -> ZoneDetector:
         return ZoneDetector.from_state(
-            self.detector_config, self._zone_regions[zone_id], state, self.regions.union_geojson
+            self.detector_config,
+            self._zone_regions[zone_id],
+            state,
+            self.regions.union_geojson,
+            **self._layout(zone_id),
         )
 
 
@@ -173,40 +226,86 @@ class BacktestResult:
     rejected: dict[str, int] = field(default_factory=dict)
 
 
-def backtest(stages: Stages, lines: Iterable[bytes]) -> BacktestResult:
-    """Run the whole chain offline over raw lines, in order, with one source partition.
+Stream = list[RelevantPost | int]
+"""Relevant posts and watermark ticks (int), in the order the chain produced them."""
 
-    At the end the watermark is flushed to the latest event time seen, exactly as
-    ``groundswell replay`` does through Kafka.
-    """
+
+def relevant_stream(
+    stages: Stages, lines: Iterable[bytes], counts: BacktestResult | None = None
+) -> Stream:
+    """The chain up to detection over raw lines (or dump lines), in order, with one source
+    partition; at the end the watermark is flushed to the latest event time seen, exactly
+    as ``groundswell replay`` does through Kafka. ``counts`` is filled in on the way."""
+    counts = counts if counts is not None else BacktestResult(alerts=[])
     origin = Origin(stages.lateness_ms, stages.window_ms)
-    detectors: dict[str, ZoneDetector] = {}
-    result = BacktestResult(alerts=[])
-
-    def advance(watermark_ms: int) -> None:
-        for zone in sorted(detectors):
-            result.alerts.extend(detectors[zone].advance(watermark_ms))
-
+    items: Stream = []
     for line in lines:
-        result.lines += 1
+        counts.lines += 1
         out = origin.process(message_value(line))
         for reason, _detail, _data in out.rejected:
-            result.rejected[reason] = result.rejected.get(reason, 0) + 1
+            counts.rejected[reason] = counts.rejected.get(reason, 0) + 1
         for post in out.posts:
-            result.posts += 1
+            counts.posts += 1
             rp = stages.relevant(post)
-            if rp is None:
-                continue
-            result.relevant += 1
-            detector = detectors.get(rp.zone_id)
-            if detector is None:
-                detector = detectors[rp.zone_id] = stages.new_detector(rp.zone_id)
-            detector.observe(rp)
+            if rp is not None:
+                counts.relevant += 1
+                items.append(rp)
         if out.tick_ms is not None:
-            advance(out.tick_ms)
+            items.append(out.tick_ms)
     tick = origin.finish()
     if tick is not None:
-        advance(tick)
+        items.append(tick)
+    return items
+
+
+class ZoneDetectors:
+    """Detection as the detect agents run it: one detector per zone, made when the zone's
+    first post arrives, all advanced in zone order on every tick. ``config`` replaces the
+    stages' detector settings (for ablations)."""
+
+    def __init__(self, stages: Stages, config: DetectorConfig | None = None) -> None:
+        if config is not None:
+            stages = copy.copy(stages)
+            stages.detector_config = config
+        self.stages = stages
+        self.detectors: dict[str, ZoneDetector] = {}
+
+    def observe(self, post: RelevantPost) -> bool:
+        detector = self.detectors.get(post.zone_id)
+        if detector is None:
+            detector = self.detectors[post.zone_id] = self.stages.new_detector(post.zone_id)
+        return detector.observe(post)
+
+    def advance(self, watermark_ms: int) -> list[Alert]:
+        return [
+            a for zone in sorted(self.detectors) for a in self.detectors[zone].advance(watermark_ms)
+        ]
+
+
+class Detector(Protocol):
+    """What every detector offers (``models.detect``, ``models.baselines``)."""
+
+    def observe(self, post: RelevantPost) -> bool: ...
+
+    def advance(self, watermark_ms: int) -> list[Alert]: ...
+
+
+def run_detector(stream: Stream, detector: Detector) -> list[Alert]:
+    """Feed the stream to one detector; its alert events in order."""
+    alerts: list[Alert] = []
+    for item in stream:
+        if isinstance(item, int):
+            alerts.extend(detector.advance(item))
+        else:
+            detector.observe(item)
+    return alerts
+
+
+def backtest(stages: Stages, lines: Iterable[bytes]) -> BacktestResult:
+    """Run the whole chain offline over raw lines: the same alerts as a replay through
+    Kafka of the same lines."""
+    result = BacktestResult(alerts=[])
+    result.alerts = run_detector(relevant_stream(stages, lines, result), ZoneDetectors(stages))
     return result
 
 

@@ -27,6 +27,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         "regions": getattr(args, "regions", None),
         "region_id_property": getattr(args, "id_property", None),
         "region_name_property": getattr(args, "name_property", None),
+        "region_weight_property": getattr(args, "weight_property", None),
+        "region_encoding": getattr(args, "encoding", None),
+        "neighbours": getattr(args, "neighbours", None),
     }
     return Settings.from_env().with_overrides(**overrides)
 
@@ -193,43 +196,70 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from models.scenario import build_demo
+    from models.scenario import build_scenario, write_scenario
 
-    sc = build_demo(seed=args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "regions.geojson").write_bytes(dumps(sc.regions))
-    with open(out / "posts.jsonl", "wb") as fh:
-        for post in sc.posts:
-            fh.write(dumps(post.to_wire()) + b"\n")
-    with open(out / "tickets.jsonl", "wb") as fh:
-        for ticket in sc.tickets:
-            fh.write(dumps(ticket.to_wire()) + b"\n")
-    (out / "truth.json").write_bytes(dumps(sc.truth))
+    sc = build_scenario(args.scenario, args.seed)
+    write_scenario(sc, Path(args.out))
     print(
-        f"{len(sc.posts)} posts, {len(sc.tickets)} tickets, {len(sc.truth)} outage(s) -> {out}",
+        f"{len(sc.posts)} posts, {len(sc.tickets)} tickets, {len(sc.truth.outages)} outage(s), "
+        f"{len(sc.truth.decoys)} decoy(s) -> {args.out}",
         file=sys.stderr,
     )
     return 0
 
 
-def cmd_regions_info(args: argparse.Namespace) -> int:
-    from geo.regions import RegionSet
-    from geo.zones import assign_zones
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from models.evaluate import evaluate, read_alerts, read_truth
 
-    settings = _settings(args)
-    regions = RegionSet.from_geojson(args.file, args.id_property, args.name_property)
-    zones = assign_zones(regions, settings.zone_size)
-    islands = [r for r in regions.ids if not regions.neighbours(r)]
+    neighbours = None
+    if args.regions:
+        from geo.regions import RegionSet
+
+        regions = RegionSet.from_geojson(args.regions, args.id_property, args.name_property)
+        neighbours = {r: regions.neighbours(r) for r in regions.ids}
+    result = evaluate(
+        read_alerts(args.alerts), read_truth(args.truth), neighbours, int(args.grace_min * 60_000)
+    )
+    print(dumps(result.to_dict()).decode() if args.json else result.table())
+    return 0
+
+
+def cmd_regions_info(args: argparse.Namespace) -> int:
+    import time
+
+    from geo.adjacency import load_topology
+    from geo.cache import GeoCache
+    from streams.chain import load_regions
+
+    settings = _settings(args).with_overrides(regions=args.file)
+    started = time.perf_counter()
+    regions = load_regions(settings)
+    topology = load_topology(
+        regions, settings.neighbours, settings.zone_size, GeoCache(settings.geo_cache_path())
+    )
+    seconds = time.perf_counter() - started
+    zones = topology.zone_of
+    zone_weight: dict[str, float] = {}
+    for rid, zone in zones.items():
+        zone_weight[zone] = zone_weight.get(zone, 0.0) + regions.region(rid).weight
+    islands = sum(1 for nb in topology.neighbours if not nb)
+    weights = regions.weights
     x0, y0, x1, y1 = regions.bounds
-    print(f"file      {args.file}")
+    mean_zone = sum(zone_weight.values()) / len(zone_weight)
+    print(f"source    {args.file}")
     print(f"regions   {len(regions)}")
     print(f"bounds    lon {x0:.4f}..{x1:.4f}, lat {y0:.4f}..{y1:.4f}")
-    print(f"zones     {len(set(zones.values()))} (at most {settings.zone_size} regions each)")
-    print(f"islands   {len(islands)} (regions without a neighbour)")
+    print(f"weights   total {sum(weights):,.0f}, min {min(weights):,.0f}, max {max(weights):,.0f}")
+    print(
+        f"zones     {len(zone_weight)} (at most {settings.zone_size} regions each; heaviest "
+        f"{max(zone_weight.values()) / mean_zone:.1f}x the mean weight)"
+    )
+    print(f"islands   {islands} (regions without a neighbour, {settings.neighbours})")
     print(f"sha256    {regions.sha256}")
+    print(f"cache     {settings.geo_cache_path() or 'off'} (loaded in {seconds:.2f} s)")
     for rid in regions.ids[: args.show]:
-        print(f"  {rid:20} {regions.name(rid):30} zone {zones[rid]}")
+        weight = regions.region(rid).weight
+        print(f"  {rid:20} {regions.name(rid):30} {weight:>12,.0f}  zone {zones[rid]}")
     return 0
 
 
@@ -284,9 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--id-property", help="feature property holding the region id")
         p.add_argument("--name-property", help="feature property holding the region name")
 
+    def geo_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--weight-property", help="feature property holding the region weight")
+        p.add_argument("--encoding", help="text encoding of the region file (default utf-8)")
+        p.add_argument("--neighbours", help="touch, border or knn:K (default touch)")
+
     def regions_opts(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--regions", help="GeoJSON region file (default: the bundled demo grid)")
+        p.add_argument(
+            "--regions",
+            help="region file or spec: FILE.geojson, hex:CC:RES, hex:bbox:W,S,E,N:RES, "
+            "voronoi:SITES.csv[:BOUNDARY], admin0:CC, admin1:CC (default: the demo grid)",
+        )
         property_opts(p)
+        geo_opts(p)
 
     p = sub.add_parser("worker", help="run a pipeline worker (all agents)")
     regions_opts(p)
@@ -345,17 +385,38 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--timeout", type=float, help="stop after this many idle seconds")
     t.set_defaults(func=cmd_alerts_tail)
 
+    from models.scenario import scenario_names
+
     p = sub.add_parser("simulate", help="write a generated scenario (posts, tickets, truth)")
-    p.add_argument("--scenario", default="demo", choices=("demo",))
+    p.add_argument(
+        "--scenario",
+        default="demo",
+        help=f"bundled scenario ({', '.join(scenario_names())}) or a scenario TOML file",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_simulate)
 
+    p = sub.add_parser("evaluate", help="score alerts against a simulated scenario's truth")
+    p.add_argument("--alerts", required=True, help="alerts as JSON lines (backtest --out)")
+    p.add_argument("--truth", required=True, help="truth.jsonl written by simulate")
+    p.add_argument("--regions", help="region file: alerts in neighbouring regions also match")
+    property_opts(p)
+    p.add_argument(
+        "--grace-min",
+        type=float,
+        default=30.0,
+        help="minutes after an outage's end in which an alert still detects it",
+    )
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("regions", help="inspect a region file")
     rsub = p.add_subparsers(dest="regions_command", required=True, metavar="ACTION")
-    r = rsub.add_parser("info", help="count, bounds, zones and hash of a region file")
-    r.add_argument("file")
+    r = rsub.add_parser("info", help="count, bounds, weights, zones and hash of a region set")
+    r.add_argument("file", metavar="FILE|SPEC", help="region file or spec (see --regions)")
     property_opts(r)
+    geo_opts(r)
     r.add_argument("--show", type=int, default=10, help="list this many regions")
     r.set_defaults(func=cmd_regions_info)
 
@@ -368,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="broker, worker and the bundled scenario, alerts on screen")
     p.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")
     p.set_defaults(func=cmd_demo)
+
+    from streams.relevance_cmd import register
+    from streams.series_cmd import register as register_series
+
+    register(sub)
+    register_series(sub)
     return parser
 
 

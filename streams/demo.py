@@ -8,10 +8,8 @@ update and resolve, and stops everything it started, on success, failure or Ctrl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +25,7 @@ from streams.kafka_admin import delete_topics, partition_count, wait_until_ready
 from streams.kafka_io import replay, tail
 from streams.settings import Settings
 from streams.topics import ALERTS, ALL, RAW
+from streams.workers import WorkerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -44,17 +43,6 @@ def _broker_up(settings: Settings) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
     t0 = time.monotonic()
     stamp = time.strftime("%Y%m%d%H%M%S")
@@ -63,10 +51,9 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
         app_id=f"groundswell-demo-{stamp}-{os.getpid()}",
     )
     started_broker = False
-    worker: subprocess.Popen[bytes] | None = None
+    worker: WorkerProcess | None = None
     workdir = Path(tempfile.mkdtemp(prefix="groundswell-demo-"))
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    stack = contextlib.ExitStack()
     try:
         if not _broker_up(settings):
             _say(f"starting the local Kafka broker on {settings.bootstrap}")
@@ -80,33 +67,25 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
         regions_file = workdir / "regions.geojson"
         regions_file.write_bytes(dumps(scenario.regions))
         posts = [dumps(p.to_wire()) for p in scenario.posts]
-        truth = scenario.truth[0]
+        truth = scenario.truth.outages[0].to_wire()
         _say(
             f"scenario: {len(posts)} posts over 8 h, {len(scenario.region_ids)} regions; "
-            f"planted outage in {truth['region_id']} from {truth['start']}, "
+            f"planted outage in {truth['region_ids'][0]} from {truth['start']}, "
             f"first customer ticket at {truth['first_ticket_at']}"
         )
-        env = {
-            **os.environ,
-            "GROUNDSWELL_TOPIC_PREFIX": settings.topic_prefix,
-            "GROUNDSWELL_APP_ID": settings.app_id,
-            "GROUNDSWELL_REGIONS": str(regions_file),
-            "GROUNDSWELL_BOOTSTRAP": settings.bootstrap,
-        }
-        log = stack.enter_context(open(workdir / "worker.log", "wb"))  # noqa: SIM115
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        worker = WorkerProcess(
+            settings.with_overrides(regions=str(regions_file)), workdir / "worker.log"
         )
         _say(f"worker started (pid {worker.pid}, log {workdir / 'worker.log'})")
         asyncio.run(_wait_topic(settings))
         stats = asyncio.run(replay(settings.bootstrap, settings.topic(RAW), posts, flush=True))
         _say(f"replayed {stats.messages} posts in {stats.seconds:.1f} s; waiting for alerts")
         found = _watch(
-            settings, truth["region_id"], truth["first_ticket_at"], worker, deadline=t0 + timeout_s
+            settings,
+            truth["region_ids"][0],
+            truth["first_ticket_at"],
+            worker,
+            deadline=t0 + timeout_s,
         )
         asyncio.run(delete_topics(settings.bootstrap, [settings.topic(t) for t in ALL]))
         _say(f"done in {time.monotonic() - t0:.0f} s")
@@ -116,8 +95,7 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
         return 130
     finally:
         if worker is not None:
-            _stop(worker)
-        stack.close()
+            worker.stop()
         if started_broker:
             subprocess.run([str(KAFKA_SCRIPT), "stop"], check=False)
 
@@ -137,7 +115,7 @@ def _watch(
     settings: Settings,
     region: str,
     first_ticket: str,
-    worker: subprocess.Popen[bytes],
+    worker: WorkerProcess,
     deadline: float,
 ) -> bool:
     """Print alerts until the planted outage's alert is resolved or time runs out."""
@@ -162,7 +140,7 @@ def _watch(
             )
         )
     except TimeoutError:
-        if worker.poll() is not None:
+        if not worker.alive():
             _say("the worker stopped unexpectedly; see its log")
         _say("time is up" + ("" if opened_ok else " and the planted outage was not seen"))
     return opened_ok

@@ -124,6 +124,8 @@ async def _consume(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         group_id=None,
+        # a seek_to_beginning racing a leader change must not fall back to "latest"
+        auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()
     try:

@@ -40,29 +40,49 @@ class Settings:
     regions: str = ""
     region_id_property: str = ""
     region_name_property: str = ""
+    region_weight_property: str = ""
+    region_encoding: str = "utf-8"
+    neighbours: str = "touch"
+    gazetteer_countries: str = "US"
+    geo_cache_dir: str = ""
     zone_size: int = 32
     country_bias: str = ""
     langs: str = ""
+    brands: str = ""
+    relevance_model: str = ""
     window_s: int = 300
     lateness_s: int = 60
-    alpha: float = 0.01
+    alpha: float = 0.001
     min_authors: int = 3
     warmup_windows: int = 12
     resolve_windows: int = 3
     author_key: str = "groundswell"
     log_level: str = "info"
+    commit_interval_s: float = 2.8
 
     def __post_init__(self) -> None:
         positive = ("partitions", "replication", "zone_size", "window_s")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(env_name(name), getattr(self, name), "must be >= 1")
+        if self.commit_interval_s <= 0:
+            raise ConfigError(env_name("commit_interval_s"), self.commit_interval_s, "must be > 0")
         if self.lateness_s < 0:
             raise ConfigError(env_name("lateness_s"), self.lateness_s, "must be >= 0")
         if ":" not in self.bootstrap:
             raise ConfigError(env_name("bootstrap"), self.bootstrap, "must be HOST:PORT[,...]")
-        if self.regions and not Path(self.regions).is_file():
-            raise ConfigError(env_name("regions"), self.regions, "no such file")
+        self._check_geo()
+        if self.brands:
+            from models.relevance import Brands
+
+            try:
+                Brands.load(self.brands)
+            except ConfigError as exc:
+                raise ConfigError(env_name("brands"), self.brands, str(exc)) from None
+        if self.relevance_model:
+            from models.trained import RelevanceModel
+
+            RelevanceModel.load(self.relevance_model, env_name("relevance_model"))
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(env_name("log_level"), self.log_level, "debug|info|warning|error")
         try:
@@ -90,6 +110,48 @@ class Settings:
         return dataclasses.replace(
             self, **{k: _convert(k, v) for k, v in changes.items() if v is not None}
         )
+
+    def _check_geo(self) -> None:
+        from geo.adjacency import parse_neighbours
+        from geo.spec import RegionSpec
+
+        if self.regions:
+            spec = RegionSpec.parse(self.regions, env_name("regions"))
+            for path in spec.input_files():
+                if not Path(path).is_file():
+                    raise ConfigError(env_name("regions"), self.regions, f"no such file: {path}")
+        parse_neighbours(self.neighbours, env_name("neighbours"))
+        self.gazetteer_detail()
+        if self.country_bias and not (
+            len(self.country_bias) == 2
+            and self.country_bias.isascii()
+            and self.country_bias.isalpha()
+        ):
+            raise ConfigError(env_name("country_bias"), self.country_bias, "a 2-letter ISO code")
+
+    def gazetteer_detail(self) -> tuple[str, ...]:
+        """Countries whose small towns the gazetteer holds: ``gazetteer_countries`` and the
+        ``country_bias``."""
+        codes = [c.strip().upper() for c in self.gazetteer_countries.split(",") if c.strip()]
+        if self.country_bias:
+            codes.append(self.country_bias.upper())
+        for code in codes:
+            if not (len(code) == 2 and code.isascii() and code.isalpha()):
+                raise ConfigError(
+                    env_name("gazetteer_countries"), self.gazetteer_countries, "2-letter ISO codes"
+                )
+        return tuple(sorted(set(codes)))
+
+    def geo_cache_path(self) -> str | None:
+        """Folder of the geo cache: ``geo_cache_dir``, else the user's cache folder;
+        ``None`` (no cache) when ``geo_cache_dir`` is ``off``."""
+        if self.geo_cache_dir == "off":
+            return None
+        if self.geo_cache_dir:
+            return self.geo_cache_dir
+        from platformdirs import user_cache_dir
+
+        return str(Path(user_cache_dir("groundswell")) / "geo")
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +14,7 @@ import pytest
 from streams.kafka_admin import delete_topics, wait_until_ready
 from streams.settings import Settings
 from streams.topics import ALL
+from streams.workers import WorkerProcess
 
 BOOTSTRAP = os.environ.get("GROUNDSWELL_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 
@@ -47,52 +45,15 @@ def settings_factory(bootstrap: str) -> Iterator[Callable[..., Settings]]:
         asyncio.run(delete_topics(bootstrap, [s.topic(t) for t in ALL]))
 
 
-class Worker:
-    """A real ``groundswell worker`` process."""
-
-    def __init__(self, settings: Settings, log: Path, regions: Path | None = None) -> None:
-        env = {
-            **os.environ,
-            "GROUNDSWELL_BOOTSTRAP": settings.bootstrap,
-            "GROUNDSWELL_TOPIC_PREFIX": settings.topic_prefix,
-            "GROUNDSWELL_APP_ID": settings.app_id,
-            "GROUNDSWELL_PARTITIONS": str(settings.partitions),
-        }
-        if regions is not None:
-            env["GROUNDSWELL_REGIONS"] = str(regions)
-        self.log = log
-        self._fh = open(log, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=env,
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._fh.close()
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def tail_log(self, n: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-
-
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    workers: list[Worker] = []
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """``start_worker(settings, regions=None)``: a real ``groundswell worker`` process."""
+    workers: list[WorkerProcess] = []
 
-    def start(settings: Settings, regions: Path | None = None) -> Worker:
-        w = Worker(settings, tmp_path / f"worker{len(workers)}.log", regions)
+    def start(settings: Settings, regions: Path | None = None) -> WorkerProcess:
+        if regions is not None:
+            settings = settings.with_overrides(regions=str(regions))
+        w = WorkerProcess(settings, tmp_path / f"worker{len(workers)}.log")
         workers.append(w)
         return w
 
@@ -102,7 +63,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
 
 
 def _wait_for(
-    predicate: Callable[[], bool], timeout_s: float, what: str, worker: Worker | None = None
+    predicate: Callable[[], bool], timeout_s: float, what: str, worker: WorkerProcess | None = None
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from geo.regions import RegionSet
 from models.records import Alert, dumps, loads
 from models.scenario import build_demo
-from streams.chain import Stages, backtest
+from streams.chain import Stages, backtest, load_regions
 from streams.files import DumpRecord
 from streams.kafka_admin import ensure_topics
 from streams.kafka_io import dump, replay
@@ -51,10 +50,10 @@ def test_replay_gives_the_backtest_alerts_and_dead_letters_bad_lines(
     for i, (bad, _reason) in enumerate(MALFORMED):
         lines.insert(100 + 500 * i, bad)
 
-    stages = Stages(settings, RegionSet.from_geojson(str(regions_file)))
+    stages = Stages(settings, load_regions(settings.with_overrides(regions=str(regions_file))))
     expected = sorted((a.to_wire() for a in backtest(stages, lines).alerts), key=_alert_key)
     assert any(
-        a["status"] == "opened" and a["region_ids"] == [scenario.truth[0]["region_id"]]
+        a["status"] == "opened" and a["region_ids"] == [*scenario.truth.outages[0].region_ids]
         for a in expected
     ), "the planted outage must alert offline"
 

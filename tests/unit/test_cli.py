@@ -27,9 +27,9 @@ def test_backtest_twice_gives_identical_files_with_the_planted_outage(tmp_path: 
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     alerts = [Alert.from_wire(loads(line)) for line in outs[0].splitlines()]
-    truth = loads((tmp_path / "truth.json").read_bytes())[0]
+    truth = [loads(line) for line in (tmp_path / "truth.jsonl").read_bytes().splitlines()]
     opened = [a for a in alerts if a.status == "opened"]
-    assert [a.region_ids for a in opened] == [(truth["region_id"],)]
+    assert [list(a.region_ids) for a in opened] == [t["region_ids"] for t in truth[1:]]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,81 @@
+"""Worker processes started by the demo, the benchmarks and the integration tests.
+
+A worker is a real ``groundswell worker`` in its own process group, configured through
+``GROUNDSWELL_*`` variables built from a :class:`~streams.settings.Settings`, so what runs
+is exactly what an operator runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import IO
+
+from streams.settings import Settings, env_name
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The ``GROUNDSWELL_*`` variables that rebuild ``settings`` in another process.
+
+    >>> settings_env(Settings(window_s=60))["GROUNDSWELL_WINDOW_S"]
+    '60'
+    """
+    return {env_name(f.name): str(getattr(settings, f.name)) for f in fields(Settings)}
+
+
+class WorkerProcess:
+    """A ``groundswell worker`` process writing its output to ``log``."""
+
+    def __init__(
+        self, settings: Settings, log: Path, extra_env: Mapping[str, str] | None = None
+    ) -> None:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("GROUNDSWELL_")
+        } | settings_env(settings)
+        env.update(extra_env or {})
+        self.log = log
+        self._fh: IO[bytes] = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=env,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
+        """Signal the process group, wait, and SIGKILL it if it does not end in time."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._fh.close()
+
+    def peak_rss_mb(self) -> float | None:
+        """Peak resident memory of the worker so far (Linux ``VmHWM``), in MiB."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return None
+
+    def tail_log(self, n: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
