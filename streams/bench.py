@@ -144,7 +144,7 @@ def geo_markdown(runs: int, data: Path) -> str:
 
     if not (data / "geo").is_dir():
         return f"## Geo\n\nNot measured: {data / 'geo'} is absent.\n"
-    return report(data, runs)
+    return report(data / "geo", runs)
 
 
 def detection_markdown() -> str:

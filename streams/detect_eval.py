@@ -16,11 +16,13 @@ import argparse
 import dataclasses
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from geo.regions import RegionSet
 from models.baselines import (
@@ -35,7 +37,14 @@ from models.errors import ConfigError
 from models.evaluate import DEFAULT_GRACE_MS, Evaluation, evaluate
 from models.records import dumps
 from models.scenario import DAY_MS, build_scenario
-from streams.chain import Detector, Stages, ZoneDetectors, relevant_stream, run_detector
+from streams.chain import (
+    Detector,
+    Stages,
+    ZoneDetectors,
+    load_regions,
+    relevant_stream,
+    run_detector,
+)
 from streams.settings import Settings
 
 DEFAULT_SCENARIOS = ("demo", "country", "towns")
@@ -90,6 +99,20 @@ class RunTiming:
     detect_s: dict[str, float]
 
 
+def _weighted_regions(collection: dict[str, Any], settings: Settings) -> RegionSet:
+    """The scenario's regions as a worker loads them: weighted by their ``population``
+    property when the scenario has one (an operator's subscriber counts), else by the
+    gazetteer's population, exactly as ``load_regions`` does for a region file."""
+    props = collection["features"][0].get("properties") or {}
+    weight = "population" if "population" in props else ""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "regions.geojson"
+        path.write_bytes(dumps(collection))
+        return load_regions(
+            settings.with_overrides(regions=str(path), region_weight_property=weight)
+        )
+
+
 def evaluate_run(
     scenario: str,
     seed: int,
@@ -103,7 +126,7 @@ def evaluate_run(
     sc = build_scenario(scenario, seed)
     lines = [dumps(p.to_wire()) for p in sc.posts]
     t1 = time.perf_counter()
-    regions = RegionSet.from_mapping(sc.regions, source=f"scenario {scenario}")
+    regions = _weighted_regions(sc.regions, settings)
     stages = Stages(settings, regions)
     stream = relevant_stream(stages, lines)
     t2 = time.perf_counter()
