@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from models.errors import InvalidRecord
+from models.global_detect import ALL_REGIONS
 from models.records import Alert, loads
 from models.scenario import DAY_MS, Truth
 
@@ -269,7 +270,8 @@ def evaluate(
     grace_ms: int = DEFAULT_GRACE_MS,
 ) -> Evaluation:
     """Match alerts to the planted outages and decoys of ``truth``; ``neighbours`` (region
-    -> neighbouring regions) widens each outage's place by one ring of regions."""
+    -> neighbouring regions) widens each outage's place by one ring of regions. A global
+    alert (region ``"*"``: the whole region set) is near every outage and decoy."""
     if grace_ms < 0:
         raise ValueError("grace_ms must be >= 0")
     neighbours = neighbours or {}
@@ -280,7 +282,8 @@ def evaluate(
         return [
             s
             for s in spans
-            if start <= s.opened_ms <= end + grace_ms and not near.isdisjoint(s.region_ids)
+            if start <= s.opened_ms <= end + grace_ms
+            and (ALL_REGIONS in s.region_ids or not near.isdisjoint(s.region_ids))
         ]
 
     matched: set[str] = set()

@@ -1,4 +1,4 @@
-"""The Faust app factory: topics, the zone-state table and the agents.
+"""The Faust app factory: topics, the detector-state tables and the agents.
 
 Topics carry raw bytes; the agents decode them with the pure code in ``models`` so a
 malformed message becomes a dead letter instead of a crashed agent.
@@ -13,10 +13,10 @@ from typing import Any
 import faust
 
 from models.errors import InvalidRecord
-from streams.agents import classify, detect, normalize
+from streams.agents import classify, detect, global_, normalize
 from streams.chain import Stages
 from streams.settings import Settings
-from streams.topics import TopicNames
+from streams.topics import GLOBAL_PARTITIONS, TopicNames
 
 log = logging.getLogger("groundswell")
 
@@ -40,6 +40,7 @@ class Context:
     raw: Any
     normalized: Any
     relevant: Any
+    global_: Any
     deadletter: Any
     alerts: Any
 
@@ -78,12 +79,14 @@ def create_app(settings: Settings, stages: Stages, partitions: Partitions) -> fa
         raw=bytes_topic(app, names.raw, partitions.raw),
         normalized=bytes_topic(app, names.normalized, partitions.normalized),
         relevant=bytes_topic(app, names.relevant, partitions.relevant),
+        global_=bytes_topic(app, names.global_, GLOBAL_PARTITIONS),
         deadletter=bytes_topic(app, names.deadletter),
         alerts=bytes_topic(app, names.alerts),
     )
     normalize.register(app, ctx)
     classify.register(app, ctx)
     detect.register(app, ctx)
+    global_.register(app, ctx)
     return app
 
 

@@ -4,7 +4,8 @@
   the end (no decoding): the client's limit on this machine;
 * **pipeline**: ``workers`` real worker processes on a backlog of the same messages; the
   clock starts when their group first commits on the input topic and stops when the group
-  has committed everything on ``posts.raw``, ``posts.normalized`` and ``posts.relevant``;
+  has committed everything on ``posts.raw``, ``posts.normalized``, ``posts.relevant`` and
+  ``posts.global``;
   worker start-up is excluded, commit granularity is ``commit_interval_s``;
 * **latency**: posts produced in real time at a steady rate with event time = wall time,
   bursts planted in a few regions; for each alert opened, the wall time it arrives on
@@ -33,7 +34,7 @@ from models.scenario import build_demo
 from streams.kafka_admin import delete_topics, ensure_topics
 from streams.kafka_io import replay
 from streams.settings import Settings
-from streams.topics import ALERTS, ALL, NORMALIZED, RAW, RELEVANT, topic_specs
+from streams.topics import ALERTS, ALL, GLOBAL, NORMALIZED, RAW, RELEVANT, topic_specs
 from streams.workers import WorkerProcess
 
 
@@ -120,7 +121,7 @@ async def _lags(
 
 async def _drain_time(settings: Settings, workers: list[WorkerProcess], timeout_s: float) -> float:
     """Seconds from the group's first commit on the input to nothing left anywhere."""
-    topics = [settings.topic(t) for t in (RAW, NORMALIZED, RELEVANT)]
+    topics = [settings.topic(t) for t in (RAW, NORMALIZED, RELEVANT, GLOBAL)]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
     await admin.start()

@@ -23,6 +23,7 @@ from geo.spec import load_region_set
 from models.detect import DetectorConfig, ZoneDetector
 from models.errors import InvalidRecord
 from models.formats import load_raw, normalize_raw
+from models.global_detect import GlobalDetector
 from models.records import Alert, Post, RelevantPost, Watermark, dumps
 from models.relevance import Brands, Lexicon, RelevanceClassifier
 from models.scenario import build_demo
@@ -85,6 +86,7 @@ class Stages:
             regions, settings.neighbours, settings.zone_size, GeoCache(settings.geo_cache_path())
         )
         self.zone_of = self.topology.zone_of
+        self._all_regions = [(r, regions.name(r)) for r in regions.ids]
         self.zones: tuple[str, ...] = (*sorted(set(self.zone_of.values())), UNLOCATED_ZONE)
         self._zone_regions: dict[str, list[tuple[str, str]]] = {z: [] for z in self.zones}
         for region_id in regions.ids:
@@ -147,6 +149,32 @@ class Stages:
             **self._layout(zone_id),
         )
 
+    def _global_layout(self) -> dict[str, Any]:
+        """Region weights, zones as blocks, unlocated posts counted (global detector)."""
+        return {
+            "weights": {r: self.regions.region(r).weight for r in self.regions.ids},
+            "blocks": self.zone_of,
+            "include_unlocated": True,
+        }
+
+    def new_global_detector(self) -> GlobalDetector:
+        """The detector of rises over the whole region set (a nationwide outage)."""
+        return GlobalDetector(
+            self.detector_config,
+            self._all_regions,
+            self.regions.union_geojson,
+            **self._global_layout(),
+        )
+
+    def global_detector_from_state(self, state: dict[str, Any]) -> GlobalDetector:
+        return GlobalDetector.from_state(
+            self.detector_config,
+            self._all_regions,
+            state,
+            self.regions.union_geojson,
+            **self._global_layout(),
+        )
+
 
 @dataclass
 class Normalized:
@@ -192,10 +220,25 @@ class Origin:
         return out
 
 
-class ZoneRunner:
-    """One zone's detector and the watermark it gets from every upstream partition."""
+class Detector(Protocol):
+    """What every detector offers (``models.detect``, ``models.baselines``)."""
 
-    def __init__(self, detector: ZoneDetector, clock: MinClock) -> None:
+    def observe(self, post: RelevantPost) -> bool: ...
+
+    def advance(self, watermark_ms: int) -> list[Alert]: ...
+
+
+class StatefulDetector(Detector, Protocol):
+    """A detector whose state can be kept in a table (``to_state`` / ``from_state``)."""
+
+    def to_state(self) -> dict[str, Any]: ...
+
+
+class Runner:
+    """A detector and the watermark it gets from every upstream partition, as a
+    streaming agent keeps them (one per zone, and one for the global detector)."""
+
+    def __init__(self, detector: StatefulDetector, clock: MinClock) -> None:
         self.detector = detector
         self.clock = clock
 
@@ -207,12 +250,22 @@ class ZoneRunner:
         return {"detector": self.detector.to_state(), "clock": self.clock.to_state()}
 
     @classmethod
-    def restore(cls, stages: Stages, zone_id: str, n_sources: int, state: Any) -> ZoneRunner:
-        """From a saved state, or a fresh runner when there is none."""
+    def restore_zone(cls, stages: Stages, zone_id: str, n_sources: int, state: Any) -> Runner:
+        """A zone's runner from a saved state, or a fresh one when there is none."""
         if not state:
             return cls(stages.new_detector(zone_id), MinClock(n_sources))
         return cls(
             stages.detector_from_state(zone_id, state["detector"]),
+            MinClock.from_state(state["clock"]),
+        )
+
+    @classmethod
+    def restore_global(cls, stages: Stages, n_sources: int, state: Any) -> Runner:
+        """The global detector's runner from a saved state, or a fresh one."""
+        if not state:
+            return cls(stages.new_global_detector(), MinClock(n_sources))
+        return cls(
+            stages.global_detector_from_state(state["detector"]),
             MinClock.from_state(state["clock"]),
         )
 
@@ -282,12 +335,22 @@ class ZoneDetectors:
         ]
 
 
-class Detector(Protocol):
-    """What every detector offers (``models.detect``, ``models.baselines``)."""
+class Detection:
+    """Detection as the workers run it: every relevant post goes to its zone's detector
+    and to the global detector (unlocated posts too); each tick gives the zone alerts in
+    zone order, then the global ones."""
 
-    def observe(self, post: RelevantPost) -> bool: ...
+    def __init__(self, stages: Stages) -> None:
+        self.zones = ZoneDetectors(stages)
+        self.nationwide = stages.new_global_detector()
 
-    def advance(self, watermark_ms: int) -> list[Alert]: ...
+    def observe(self, post: RelevantPost) -> bool:
+        """False only when no detector took the post."""
+        in_zone = self.zones.observe(post)
+        return self.nationwide.observe(post) or in_zone
+
+    def advance(self, watermark_ms: int) -> list[Alert]:
+        return self.zones.advance(watermark_ms) + self.nationwide.advance(watermark_ms)
 
 
 def run_detector(stream: Stream, detector: Detector) -> list[Alert]:
@@ -305,7 +368,7 @@ def backtest(stages: Stages, lines: Iterable[bytes]) -> BacktestResult:
     """Run the whole chain offline over raw lines: the same alerts as a replay through
     Kafka of the same lines."""
     result = BacktestResult(alerts=[])
-    result.alerts = run_detector(relevant_stream(stages, lines, result), ZoneDetectors(stages))
+    result.alerts = run_detector(relevant_stream(stages, lines, result), Detection(stages))
     return result
 
 

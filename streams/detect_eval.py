@@ -3,7 +3,7 @@
 For each scenario and seed: generate the scenario, run the offline chain once (decode,
 classify, locate: the stages of ``groundswell backtest``) to get the relevant located
 posts and the watermark ticks, feed that same stream to every detector (the project's
-zone detectors exactly as ``streams.chain.backtest`` runs them, and each baseline of
+zone and global detectors exactly as ``streams.chain.backtest`` runs them, and each baseline of
 :mod:`models.baselines`), score each with :func:`models.evaluate.evaluate`, and write a
 markdown table with a summary pooled over the seeds.
 
@@ -38,6 +38,7 @@ from models.evaluate import DEFAULT_GRACE_MS, Evaluation, evaluate
 from models.records import dumps
 from models.scenario import DAY_MS, build_scenario
 from streams.chain import (
+    Detection,
     Detector,
     Stages,
     ZoneDetectors,
@@ -52,14 +53,14 @@ PROJECT = "groundswell"
 
 
 def detector_factories(stages: Stages) -> dict[str, Callable[[], Detector]]:
-    """The project's detector, the same without its space-time scan, and each baseline,
-    set up for the stages' window and regions (the time-of-day baseline learns for a day
-    before it may alert)."""
+    """The project's detection (zone and global detectors), its zone detectors alone
+    without their space-time scan, and each baseline, set up for the stages' window and
+    regions (the time-of-day baseline learns for a day before it may alert)."""
     regions = [(r, stages.regions.name(r)) for r in stages.regions.ids]
     cfg = stages.detector_config
     w = stages.window_ms
     return {
-        PROJECT: lambda: ZoneDetectors(stages),
+        PROJECT: lambda: Detection(stages),
         f"{PROJECT} no scan": lambda: ZoneDetectors(stages, dataclasses.replace(cfg, scan=False)),
         "threshold": lambda: ThresholdDetector(ThresholdConfig(window_ms=w), regions),
         "time_of_day": lambda: TimeOfDayDetector(

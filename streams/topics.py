@@ -10,10 +10,12 @@ from streams.settings import Settings
 RAW = "posts.raw"
 NORMALIZED = "posts.normalized"
 RELEVANT = "posts.relevant"
+GLOBAL = "posts.global"
 DEADLETTER = "posts.deadletter"
 TICKETS = "tickets"
 ALERTS = "alerts"
-ALL = (RAW, NORMALIZED, RELEVANT, DEADLETTER, TICKETS, ALERTS)
+ALL = (RAW, NORMALIZED, RELEVANT, GLOBAL, DEADLETTER, TICKETS, ALERTS)
+GLOBAL_PARTITIONS = 1  # one global detector sees every relevant post
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class TopicNames:
     raw: str
     normalized: str
     relevant: str
+    global_: str
     deadletter: str
     tickets: str
     alerts: str
@@ -31,12 +34,14 @@ class TopicNames:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Every pipeline topic with its partitions (alerts keep every state change)."""
+    """Every pipeline topic with its partitions (alerts keep every state change, and the
+    global detector reads one partition)."""
     n = settings.partitions
     return [
         TopicSpec(settings.topic(RAW), n),
         TopicSpec(settings.topic(NORMALIZED), n),
         TopicSpec(settings.topic(RELEVANT), n),
+        TopicSpec(settings.topic(GLOBAL), GLOBAL_PARTITIONS),
         TopicSpec(settings.topic(DEADLETTER), 1),
         TopicSpec(settings.topic(TICKETS), 1),
         TopicSpec(settings.topic(ALERTS), 1),

@@ -1,5 +1,6 @@
-"""posts.normalized -> posts.relevant: keep network complaints, place them in a region and
-zone (the message key), and pass the watermark on to every zone."""
+"""posts.normalized -> posts.relevant and posts.global: keep network complaints, place them
+in a region and zone (the message key), send each to its zone and to the global detector
+(unlocated ones too), and pass the watermark on to every zone and to the global detector."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def register(app: faust.App, ctx: Context) -> None:
                             await ctx.relevant.send(
                                 key=zone.encode(), value=value, timestamp=tick / 1000
                             )
+                        await ctx.global_.send(value=value, partition=0, timestamp=tick / 1000)
                     continue
                 post = Post.from_wire(obj)
                 rp = stages.relevant(post)
@@ -45,8 +47,8 @@ def register(app: faust.App, ctx: Context) -> None:
                 await reject(ctx, "classify", exc, event)
                 continue
             if rp is not None:
+                value = dumps(rp.to_wire())
                 await ctx.relevant.send(
-                    key=rp.zone_id.encode(),
-                    value=dumps(rp.to_wire()),
-                    timestamp=rp.created_at_ms / 1000,
+                    key=rp.zone_id.encode(), value=value, timestamp=rp.created_at_ms / 1000
                 )
+                await ctx.global_.send(value=value, partition=0, timestamp=rp.created_at_ms / 1000)

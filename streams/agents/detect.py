@@ -3,6 +3,7 @@ table so a restarted or rebalanced worker carries on where the last one stopped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -10,28 +11,45 @@ import faust
 from models.errors import InvalidRecord
 from models.records import RelevantPost, Watermark, loads
 from streams.agents.publish import publish
-from streams.chain import ZoneRunner
+from streams.chain import Runner
 
 if TYPE_CHECKING:
     from streams.app import Context
+
+
+class RunnerTable:
+    """Runners whose state lives in a Faust table under their key, cached in memory while
+    the saved ``seq`` matches (a table restored or taken over by a rebalance rebuilds the
+    runner from its saved state)."""
+
+    def __init__(self, table: Any, restore: Callable[[str, Any], Runner]) -> None:
+        self.table = table
+        self.restore = restore
+        self.cached: dict[str, tuple[int, Runner]] = {}
+
+    def get(self, key: str) -> Runner:
+        saved = self.table.get(key) or {}
+        seq = int(saved.get("seq", 0))
+        cached = self.cached.get(key)
+        if cached is None or cached[0] != seq:
+            cached = self.cached[key] = (seq, self.restore(key, saved.get("runner")))
+        return cached[1]
+
+    def save(self, key: str, runner: Runner) -> None:
+        """Store the runner's state after a message it handled (call after :meth:`get`)."""
+        seq = self.cached[key][0] + 1
+        self.cached[key] = (seq, runner)
+        self.table[key] = {"seq": seq, "runner": runner.to_state()}
 
 
 def register(app: faust.App, ctx: Context) -> None:
     from streams.app import reject
 
     table = app.Table("zone-state", default=dict, partitions=ctx.partitions.relevant)
-    runners: dict[str, tuple[int, ZoneRunner]] = {}
-
-    def runner_for(zone: str) -> tuple[int, ZoneRunner]:
-        saved = table.get(zone) or {}
-        seq = int(saved.get("seq", 0))
-        cached = runners.get(zone)
-        if cached is None or cached[0] != seq:
-            runner = ZoneRunner.restore(
-                ctx.stages, zone, ctx.partitions.normalized, saved.get("runner")
-            )
-            cached = runners[zone] = (seq, runner)
-        return cached
+    runners = RunnerTable(
+        table,
+        lambda zone, state: Runner.restore_zone(ctx.stages, zone, ctx.partitions.normalized, state),
+    )
 
     @app.agent(ctx.relevant, name="detect", concurrency=1)
     async def detect(stream: Any) -> None:
@@ -41,7 +59,7 @@ def register(app: faust.App, ctx: Context) -> None:
                 if zone not in ctx.stages.zones:
                     raise InvalidRecord("unknown zone", zone)
                 obj = loads(event.value or b"")
-                seq, runner = runner_for(zone)
+                runner = runners.get(zone)
                 if Watermark.is_watermark(obj):
                     mark = Watermark.from_wire(obj)
                     alerts = runner.on_watermark(mark.source, mark.watermark_ms)
@@ -55,5 +73,4 @@ def register(app: faust.App, ctx: Context) -> None:
                 continue
             for alert in alerts:
                 await publish(ctx, alert)
-            runners[zone] = (seq + 1, runner)
-            table[zone] = {"seq": seq + 1, "runner": runner.to_state()}
+            runners.save(zone, runner)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models.records import Alert, dumps, loads
+from models.records import Alert, Post, dumps, loads
 from models.scenario import build_demo
 from streams.chain import Stages, backtest, load_regions
 from streams.files import DumpRecord
@@ -39,23 +39,41 @@ def _alert_key(a: dict[str, object]) -> tuple[str, str, str]:
     return (str(a["detected_at"]), str(a["alert_id"]), str(a["status"]))
 
 
+def _nationwide(posts: list[Post], stages: Stages) -> list[Post]:
+    """The posts with one more complainer in every region for four windows, five hours in."""
+    start = min(p.created_at_ms for p in posts) + 5 * 3_600_000
+    start -= start % stages.window_ms
+    extra = []
+    for w in range(4):
+        for r in stages.regions.ids:
+            lon, lat = stages.regions.centroid(r)
+            pid = f"nationwide-{w}-{r}"
+            at = start + w * stages.window_ms + 60_000
+            text = "no signal on my phone since this morning"
+            extra.append(Post(pid, text, at, lon=lon, lat=lat, author=pid))
+    return sorted([*posts, *extra], key=lambda p: p.created_at_ms)
+
+
+@pytest.mark.parametrize("nationwide", [False, True], ids=["demo", "demo+nationwide"])
 def test_replay_gives_the_backtest_alerts_and_dead_letters_bad_lines(
-    settings_factory, start_worker, wait_for, tmp_path: Path
+    settings_factory, start_worker, wait_for, tmp_path: Path, nationwide: bool
 ) -> None:
-    settings = settings_factory(partitions=3)
+    settings = settings_factory(partitions=3, zone_size=5 if nationwide else 32)
     scenario = build_demo(seed=3)
     regions_file = tmp_path / "regions.geojson"
     regions_file.write_bytes(dumps(scenario.regions))
-    lines = [dumps(p.to_wire()) for p in scenario.posts]
+    stages = Stages(settings, load_regions(settings.with_overrides(regions=str(regions_file))))
+    posts = _nationwide(list(scenario.posts), stages) if nationwide else list(scenario.posts)
+    lines = [dumps(p.to_wire()) for p in posts]
     for i, (bad, _reason) in enumerate(MALFORMED):
         lines.insert(100 + 500 * i, bad)
 
-    stages = Stages(settings, load_regions(settings.with_overrides(regions=str(regions_file))))
     expected = sorted((a.to_wire() for a in backtest(stages, lines).alerts), key=_alert_key)
     assert any(
         a["status"] == "opened" and a["region_ids"] == [*scenario.truth.outages[0].region_ids]
         for a in expected
     ), "the planted outage must alert offline"
+    assert any(a["region_ids"] == ["*"] for a in expected) == nationwide
 
     worker = start_worker(settings, regions_file)
     asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import faust
+import numpy as np
 import pytest
 
 from models.records import Alert, Post, RelevantPost, Watermark, dumps, loads
-from streams.agents import classify, detect, normalize
+from streams.agents import classify, detect, global_, normalize
 from streams.app import Context, Partitions, bytes_topic
 from streams.chain import Stages, load_regions
 from streams.settings import Settings
@@ -41,7 +42,7 @@ def _context(app: faust.App, stages: Any, source: str) -> Context:
     """The agent's input is a real (never consumed) topic; its outputs are recorders."""
     topics: dict[str, Any] = {
         name: bytes_topic(app, name) if name == source else Recorder()
-        for name in ("raw", "normalized", "relevant", "deadletter", "alerts")
+        for name in ("raw", "normalized", "relevant", "global_", "deadletter", "alerts")
     }
     return Context(
         settings=None,  # type: ignore[arg-type]
@@ -85,18 +86,28 @@ async def test_classify_agent_keys_complaints_by_zone_and_passes_watermarks(
         "c1", "no signal in Bergamo since this morning", T, place="Bergamo", author="u1"
     )
     chatter = Post("c2", "lovely pizza in Bergamo", T, place="Bergamo", author="u2")
+    nowhere = Post("c3", "no signal again", T, author="u3")
     async with app.agents["classify"].test_context() as a:
         await a.put(dumps(complaint.to_wire()), partition=0)
         await a.put(dumps(chatter.to_wire()), partition=0)
+        await a.put(dumps(nowhere.to_wire()), partition=1)
         await a.put(b'{"id": "x"}', partition=0)
         await a.put(dumps(Watermark("0", T).to_wire()), partition=2)  # one of 2 raw sources
         await a.put(dumps(Watermark("1", T + 600_000).to_wire()), partition=2)
-    first, *ticks = ctx.relevant.sent
+    first, unlocated, *ticks = ctx.relevant.sent
     rp = RelevantPost.from_wire(loads(first["value"]))
     assert (rp.post_id, rp.locate_method) == ("c1", "place")
     assert first["key"] == rp.zone_id.encode() == stages.zone_of[rp.region_id].encode()
+    assert unlocated["key"] == b"unlocated"
     assert sorted(t["key"].decode() for t in ticks) == sorted(stages.zones)
     assert {Watermark.from_wire(loads(t["value"])) for t in ticks} == {Watermark("2", T)}
+    # the global detector gets every relevant post, unlocated too, and the ticks
+    assert [s["value"] for s in ctx.global_.sent] == [
+        first["value"],
+        unlocated["value"],
+        ticks[0]["value"],
+    ]
+    assert {s["partition"] for s in ctx.global_.sent} == {0}
     assert [dict(d["headers"])["reason"] for d in ctx.deadletter.sent] == [b"missing text"]
 
 
@@ -132,3 +143,40 @@ async def test_detect_agent_alerts_from_zone_state(app: faust.App, stages: Stage
     assert (alert.status, alert.region_ids, alert.observed) == ("opened", (region,), 12)
     assert sent["key"] == alert.alert_id.encode()
     assert [dict(d["headers"])["reason"] for d in ctx.deadletter.sent] == [b"unknown zone"]
+
+
+async def test_global_agent_alerts_as_the_global_detector_does_offline(app: faust.App) -> None:
+    settings = Settings(window_s=300, lateness_s=60, zone_size=5)  # six zones
+    stages = Stages(settings, load_regions(settings))
+    ctx = _context(app, stages, "global_")
+    global_.register(app, ctx)
+    offline = stages.new_global_detector()
+    rng = np.random.default_rng(5)
+    expected: list[Alert] = []
+    async with app.agents["global"].test_context() as a:
+        for w in range(40):
+            for i, region in enumerate(stages.regions.ids):
+                for k in range(int(rng.poisson(0.5)) + (2 if w in (30, 31) else 0)):
+                    rp = RelevantPost(
+                        f"{w}-{i}-{k}",
+                        T + w * 300_000 + k,
+                        f"{w}-{i}-{k}",
+                        stages.zone_of[region],
+                        region,
+                        "voice",
+                        "en",
+                        0.9,
+                        "coordinates",
+                    )
+                    offline.observe(rp)
+                    await a.put(dumps(rp.to_wire()), partition=0)
+            tick = T + (w + 1) * 300_000
+            expected += offline.advance(tick)
+            for source in ("0", "1", "2"):  # every normalized partition reports
+                await a.put(dumps(Watermark(source, tick).to_wire()), partition=0)
+        await a.put(dumps(Watermark("7", T).to_wire()), partition=0)
+    got = [Alert.from_wire(loads(s["value"])) for s in ctx.alerts.sent]
+    assert got == expected
+    assert got[0].status == "opened" and got[0].region_ids == ("*",)
+    reasons = [dict(d["headers"])["reason"] for d in ctx.deadletter.sent]
+    assert reasons == [b"unknown watermark source"]

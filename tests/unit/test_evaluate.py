@@ -178,3 +178,11 @@ def test_evaluate_command_reports_bad_files(
     empty.write_bytes(b"")
     assert main(["evaluate", "--alerts", str(empty), "--truth", str(bad)]) == 1
     assert "invalid region_ids" in capsys.readouterr().err
+
+
+def test_a_global_alert_covers_every_region_but_not_another_time() -> None:
+    truth = _truth((_outage(regions=("d",)),))
+    during = evaluate([_alert("g", START + 5 * MIN, ("*",))], truth)
+    assert (during.recall, during.false_alerts) == (1.0, 0)
+    before = evaluate([_alert("g", START - 60 * MIN, ("*",))], truth)
+    assert (before.recall, before.false_alerts) == (0.0, 1)

@@ -1,0 +1,102 @@
+"""Offline detection as the workers run it: zone detectors and the global detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from models.records import Alert, Post, RelevantPost, dumps
+from streams.chain import (
+    Detection,
+    Runner,
+    Stages,
+    ZoneDetectors,
+    backtest,
+    load_regions,
+    relevant_stream,
+    run_detector,
+)
+from streams.settings import Settings
+
+T = 1_709_528_400_000  # 2024-03-04T05:00:00Z
+W = 300_000
+WINDOWS = 48
+SURGE = range(36, 40)
+SETTINGS = Settings(window_s=300, lateness_s=60, zone_size=5)  # the demo grid in six zones
+
+
+@pytest.fixture(scope="module")
+def stages() -> Stages:
+    return Stages(SETTINGS, load_regions(SETTINGS))
+
+
+def _lines(stages: Stages, extra: int, seed: int = 7) -> list[bytes]:
+    """Complaints at their regions' centroids (about one per region every two windows)
+    and a few unlocated ones; ``extra`` more in every region during ``SURGE``."""
+    rng = np.random.default_rng(seed)
+    posts: list[Post] = []
+    for w in range(WINDOWS):
+        start = T + w * W
+        for r in stages.regions.ids:
+            lon, lat = stages.regions.centroid(r)
+            for k in range(int(rng.poisson(0.5)) + (extra if w in SURGE else 0)):
+                pid = f"{w}-{r}-{k}"
+                text = "no signal on my phone since this morning"
+                posts.append(Post(pid, text, start + 1000 * k, lon=lon, lat=lat, author=pid))
+        for k in range(int(rng.poisson(1.0))):
+            pid = f"{w}-u{k}"
+            posts.append(Post(pid, "no signal again", start + 2000 * k, author=pid))
+    return [dumps(p.to_wire()) for p in posts]
+
+
+def _global(alerts: list[Alert]) -> list[Alert]:
+    return [a for a in alerts if a.region_ids == ("*",)]
+
+
+def test_backtest_finds_a_nationwide_surge_the_zones_alone_miss(stages: Stages) -> None:
+    lines = _lines(stages, extra=1)  # one more complainer in every region
+    alerts = backtest(stages, lines).alerts
+    nationwide = _global(alerts)
+    assert nationwide and nationwide[0].status == "opened"
+    assert T + SURGE[0] * W < nationwide[0].detected_at_ms <= T + (SURGE[-1] + 1) * W
+    assert len({a.alert_id for a in nationwide}) == 1
+    zones_only = run_detector(relevant_stream(stages, lines), ZoneDetectors(stages))
+    assert _global(zones_only) == []
+    assert [a for a in alerts if a.region_ids != ("*",)] == zones_only
+
+
+def test_quiet_data_gives_no_global_alert(stages: Stages) -> None:
+    assert _global(backtest(stages, _lines(stages, extra=0)).alerts) == []
+
+
+def test_each_tick_gives_zone_alerts_then_global_ones(stages: Stages) -> None:
+    detection = Detection(stages)
+    ticks = []
+    for item in relevant_stream(stages, _lines(stages, extra=3)):
+        if isinstance(item, int):
+            ticks.append([a.region_ids == ("*",) for a in detection.advance(item)])
+        else:
+            detection.observe(item)
+    assert any(t and t[0] is False and t[-1] is True for t in ticks)  # both on one tick
+    assert all(t == sorted(t) for t in ticks)
+
+
+def test_unlocated_posts_count_nationally(stages: Stages) -> None:
+    post = RelevantPost("u", T, "a", "unlocated", None, "voice", "en", 0.9, "none")
+    assert ZoneDetectors(stages).observe(post) is False
+    detection = Detection(stages)
+    assert detection.observe(post) is True
+    assert detection.nationwide.pending  # counted in its window
+
+
+def test_the_global_runner_round_trips_through_its_saved_state(stages: Stages) -> None:
+    a = Runner.restore_global(stages, 2, None)
+    for item in relevant_stream(stages, _lines(stages, extra=0)[:200]):
+        if not isinstance(item, int):
+            a.detector.observe(item)
+    a.on_watermark("0", T + 2 * W)
+    b = Runner.restore_global(stages, 2, orjson.loads(orjson.dumps(a.to_state())))
+    assert b.to_state() == a.to_state()
+    assert b.on_watermark("1", T + 3 * W) == a.on_watermark("1", T + 3 * W)
+    assert b.to_state() == a.to_state()
