@@ -27,15 +27,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from bisect import insort
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from scipy.stats import poisson
 
+from models.detect import Cell
 from models.errors import ConfigError
 from models.records import SEVERITIES, Alert, RelevantPost
 
@@ -163,45 +162,6 @@ def unpack(text: str) -> np.ndarray:
 
 
 @dataclass
-class _Cell:
-    """What one region saw in one open window."""
-
-    authors: set[str] = field(default_factory=set)
-    samples: list[tuple[int, str]] = field(default_factory=list)
-    categories: Counter[str] = field(default_factory=Counter)
-    first_ms: int | None = None
-
-    def add(self, post: RelevantPost, max_samples: int) -> None:
-        self.authors.add(post.author_hash)
-        self.categories[post.category] += 1
-        if self.first_ms is None or post.created_at_ms < self.first_ms:
-            self.first_ms = post.created_at_ms
-        item = (post.created_at_ms, post.post_id)
-        if item not in self.samples and (
-            len(self.samples) < max_samples or (self.samples and item < self.samples[-1])
-        ):
-            insort(self.samples, item)
-            del self.samples[max_samples:]
-
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "authors": sorted(self.authors),
-            "samples": [list(s) for s in self.samples],
-            "categories": dict(sorted(self.categories.items())),
-            "first_ms": self.first_ms,
-        }
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> _Cell:
-        return cls(
-            authors=set(state["authors"]),
-            samples=[(int(t), str(i)) for t, i in state["samples"]],
-            categories=Counter({str(k): int(v) for k, v in state["categories"].items()}),
-            first_ms=state["first_ms"],
-        )
-
-
-@dataclass
 class _Open:
     """An open alert of one region."""
 
@@ -236,7 +196,7 @@ class WindowDetector(Generic[C]):
         self.start_ms: int | None = None
         self.next_window_ms: int | None = None
         self.windows_closed = 0
-        self.pending: dict[int, dict[int, _Cell]] = {}
+        self.pending: dict[int, dict[int, Cell]] = {}
         self.open: dict[int, _Open] = {}
         self.late_posts = 0
 
@@ -258,7 +218,7 @@ class WindowDetector(Generic[C]):
             self.late_posts += 1
             return False
         if not post.is_repost:
-            cell = self.pending.setdefault(window, {}).setdefault(index, _Cell())
+            cell = self.pending.setdefault(window, {}).setdefault(index, Cell())
             cell.add(post, self.config.max_samples)
         return True
 
@@ -298,7 +258,7 @@ class WindowDetector(Generic[C]):
         d.next_window_ms = state["next_window_ms"]
         d.windows_closed = int(state["windows_closed"])
         d.pending = {
-            int(w): {d._index[r]: _Cell.from_state(c) for r, c in cells.items()}
+            int(w): {d._index[r]: Cell.from_state(c) for r, c in cells.items()}
             for w, cells in state["pending"].items()
         }
         d.open = {d._index[r]: _Open(**o) for r, o in state["open"].items()}
@@ -366,7 +326,7 @@ class WindowDetector(Generic[C]):
         observed: int,
         expected: float,
         p_value: float,
-        cell: _Cell | None,
+        cell: Cell | None,
     ) -> Alert | None:
         state = self.open.get(i)
         excess = observed - expected

@@ -238,13 +238,28 @@ class Runner:
     """A detector and the watermark it gets from every upstream partition, as a
     streaming agent keeps them (one per zone, and one for the global detector)."""
 
-    def __init__(self, detector: StatefulDetector, clock: MinClock) -> None:
+    def __init__(
+        self, detector: StatefulDetector, clock: MinClock, *, counts_unlocated: bool
+    ) -> None:
         self.detector = detector
         self.clock = clock
+        self.counts_unlocated = counts_unlocated
 
     def on_watermark(self, source: str, watermark_ms: int) -> list[Alert]:
         current = self.clock.observe(source, watermark_ms)
         return [] if current is None else self.detector.advance(current)
+
+    def on_record(self, obj: Any) -> list[Alert]:
+        """A decoded message of the detector's topic: a watermark (alerts it closes) or a
+        relevant post (counted; ``InvalidRecord("late")`` when its window has closed)."""
+        if Watermark.is_watermark(obj):
+            mark = Watermark.from_wire(obj)
+            return self.on_watermark(mark.source, mark.watermark_ms)
+        post = RelevantPost.from_wire(obj)
+        counted = self.counts_unlocated or post.region_id is not None
+        if not self.detector.observe(post) and counted:
+            raise InvalidRecord("late", f"window of {post.created_at_ms} closed")
+        return []
 
     def to_state(self) -> dict[str, Any]:
         return {"detector": self.detector.to_state(), "clock": self.clock.to_state()}
@@ -253,20 +268,22 @@ class Runner:
     def restore_zone(cls, stages: Stages, zone_id: str, n_sources: int, state: Any) -> Runner:
         """A zone's runner from a saved state, or a fresh one when there is none."""
         if not state:
-            return cls(stages.new_detector(zone_id), MinClock(n_sources))
+            return cls(stages.new_detector(zone_id), MinClock(n_sources), counts_unlocated=False)
         return cls(
             stages.detector_from_state(zone_id, state["detector"]),
             MinClock.from_state(state["clock"]),
+            counts_unlocated=False,
         )
 
     @classmethod
     def restore_global(cls, stages: Stages, n_sources: int, state: Any) -> Runner:
         """The global detector's runner from a saved state, or a fresh one."""
         if not state:
-            return cls(stages.new_global_detector(), MinClock(n_sources))
+            return cls(stages.new_global_detector(), MinClock(n_sources), counts_unlocated=True)
         return cls(
             stages.global_detector_from_state(state["detector"]),
             MinClock.from_state(state["clock"]),
+            counts_unlocated=True,
         )
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from models.errors import InvalidRecord
-from models.records import RelevantPost, Watermark, loads
+from models.records import loads
 from streams.agents.publish import publish
 from streams.chain import Runner
 
@@ -60,14 +60,7 @@ def register(app: faust.App, ctx: Context) -> None:
                     raise InvalidRecord("unknown zone", zone)
                 obj = loads(event.value or b"")
                 runner = runners.get(zone)
-                if Watermark.is_watermark(obj):
-                    mark = Watermark.from_wire(obj)
-                    alerts = runner.on_watermark(mark.source, mark.watermark_ms)
-                else:
-                    post = RelevantPost.from_wire(obj)
-                    if not runner.detector.observe(post) and post.region_id is not None:
-                        raise InvalidRecord("late", f"window of {post.created_at_ms} closed")
-                    alerts = []
+                alerts = runner.on_record(obj)
             except Exception as exc:  # any failure is dead-lettered with its reason
                 await reject(ctx, "detect", exc, event)
                 continue
