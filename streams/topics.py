@@ -16,6 +16,11 @@ TICKETS = "tickets"
 ALERTS = "alerts"
 ALL = (RAW, NORMALIZED, RELEVANT, GLOBAL, DEADLETTER, TICKETS, ALERTS)
 GLOBAL_PARTITIONS = 1  # one global detector sees every relevant post
+# Messages carry their post's event time as timestamp; time-based retention would delete a
+# replayed history (or a backlog of old posts) at once, under the workers' feet. The topics
+# the pipeline creates therefore keep messages until the broker's size limit
+# (retention.bytes) or the operator's own policy.
+KEEP = {"retention.ms": "-1"}
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     global detector reads one partition)."""
     n = settings.partitions
     return [
-        TopicSpec(settings.topic(RAW), n),
-        TopicSpec(settings.topic(NORMALIZED), n),
-        TopicSpec(settings.topic(RELEVANT), n),
-        TopicSpec(settings.topic(GLOBAL), GLOBAL_PARTITIONS),
-        TopicSpec(settings.topic(DEADLETTER), 1),
-        TopicSpec(settings.topic(TICKETS), 1),
-        TopicSpec(settings.topic(ALERTS), 1),
+        TopicSpec(settings.topic(RAW), n, KEEP),
+        TopicSpec(settings.topic(NORMALIZED), n, KEEP),
+        TopicSpec(settings.topic(RELEVANT), n, KEEP),
+        TopicSpec(settings.topic(GLOBAL), GLOBAL_PARTITIONS, KEEP),
+        TopicSpec(settings.topic(DEADLETTER), 1, KEEP),
+        TopicSpec(settings.topic(TICKETS), 1, KEEP),
+        TopicSpec(settings.topic(ALERTS), 1, KEEP),
     ]
