@@ -95,6 +95,11 @@ class Stages:
         self.window_ms = settings.window_s * 1000
         self.lateness_ms = settings.lateness_s * 1000
         self._author_key = settings.author_key.encode()
+        self._history: dict[str, list[RelevantPost]] = {}
+        if settings.history:
+            for item in relevant_stream(self, iter_lines(settings.history)):
+                if not isinstance(item, int):
+                    self._history.setdefault(item.zone_id, []).append(item)
 
     def author_hash(self, post: Post) -> str:
         """Keyed hash of the author (or of the post id when the author is unknown)."""
@@ -132,13 +137,20 @@ class Stages:
         }
 
     def new_detector(self, zone_id: str) -> ZoneDetector:
-        return ZoneDetector(
+        """A fresh zone detector, its baselines warm-started from the zone's posts in the
+        history file (``GROUNDSWELL_HISTORY``) when one is set."""
+        detector = ZoneDetector(
             self.detector_config,
             zone_id,
             self._zone_regions[zone_id],
             self.regions.union_geojson,
             **self._layout(zone_id),
         )
+        past = self._history.get(zone_id)
+        if past:
+            start_ms, counts = detector.window_counts(past)
+            detector.warm_start(start_ms, counts)
+        return detector
 
     def detector_from_state(self, zone_id: str, state: dict[str, Any]) -> ZoneDetector:
         return ZoneDetector.from_state(

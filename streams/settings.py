@@ -50,6 +50,7 @@ class Settings:
     langs: str = ""
     brands: str = ""
     relevance_model: str = ""
+    history: str = ""
     window_s: int = 300
     lateness_s: int = 60
     alpha: float = 0.001
@@ -83,6 +84,8 @@ class Settings:
             from models.trained import RelevanceModel
 
             RelevanceModel.load(self.relevance_model, env_name("relevance_model"))
+        if self.history and not Path(self.history).is_file():
+            raise ConfigError(env_name("history"), self.history, "no such file")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(env_name("log_level"), self.log_level, "debug|info|warning|error")
         try:

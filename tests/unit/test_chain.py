@@ -100,3 +100,44 @@ def test_the_global_runner_round_trips_through_its_saved_state(stages: Stages) -
     assert b.to_state() == a.to_state()
     assert b.on_watermark("1", T + 3 * W) == a.on_watermark("1", T + 3 * W)
     assert b.to_state() == a.to_state()
+
+
+def test_history_warm_starts_fresh_zone_detectors(tmp_path) -> None:
+    from geo.regions import RegionSet
+    from models.scenario import build_demo
+
+    sc = build_demo(seed=1)
+    history = tmp_path / "history.jsonl"
+    history.write_bytes(b"\n".join(dumps(p.to_wire()) for p in sc.posts))
+    regions = RegionSet.from_mapping(sc.regions)
+    cold = Stages(Settings(), regions)
+    warm = Stages(Settings(history=str(history)), regions)
+    region = sc.truth.outages[0].region_ids[0]
+    zone = warm.zone_of[region]
+    assert cold.new_detector(zone).windows_closed == 0
+    assert warm.new_detector(zone).windows_closed >= Settings().warmup_windows
+
+    # a burst in the very first live window, a day after the history: only the detector
+    # that learned from the history is past its warm-up and may alert
+    window = warm.window_ms
+    t0 = (sc.posts[-1].created_at_ms + 86_400_000) // window * window
+    burst = [
+        RelevantPost(
+            f"b{i}", t0 + i * 1000, f"a{i}", zone, region, "mobile_data", "en", 0.9, "point"
+        )
+        for i in range(12)
+    ]
+    opened = {}
+    for name, stages in (("cold", cold), ("warm", warm)):
+        detector = stages.new_detector(zone)
+        for post in burst:
+            detector.observe(post)
+        opened[name] = [a.status for a in detector.advance(t0 + window)]
+    assert opened == {"cold": [], "warm": ["opened"]}
+
+
+def test_a_missing_history_file_is_a_setting_error(tmp_path) -> None:
+    from models.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="GROUNDSWELL_HISTORY"):
+        Settings(history=str(tmp_path / "nope.jsonl"))
