@@ -37,7 +37,7 @@ class CellIndex:
     nearest polygon within ``tolerance`` (lowest index on ties), else ``None``.
 
     ``geoms`` must be prepared polygons indexed by ``tree``; ``cells`` is the grid size to
-    aim for (default: 64 per polygon, between 2^14 and 2^19).
+    aim for (default: 256 per polygon, between 2^16 and 2^19).
     """
 
     def __init__(
@@ -50,7 +50,7 @@ class CellIndex:
         self._geoms = geoms
         self._tree = tree
         self._tol = tolerance
-        target = cells or min(_MAX_CELLS, max(1 << 14, 64 * len(geoms)))
+        target = cells or min(_MAX_CELLS, max(1 << 16, 256 * len(geoms)))
         x0, y0, x1, y1 = shapely.total_bounds(geoms).tolist()
         pad = tolerance + _EPS
         x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad

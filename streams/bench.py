@@ -148,9 +148,30 @@ def geo_markdown(runs: int, data: Path) -> str:
 
 
 def detection_markdown() -> str:
+    from models.scan import benchmark
     from streams.detect_eval import benchmark_markdown
 
-    return benchmark_markdown(jobs=os.cpu_count() or 1)
+    rows = [benchmark(n, steps=30) for n in (100, 3000)]
+    return "\n".join(
+        [
+            benchmark_markdown(jobs=os.cpu_count() or 1),
+            "### Detection step time (one core)",
+            "",
+            "One window's detection over every zone (32 regions each: temporal test, scan with "
+            "early exits, lifecycle) after a day of warm-start history, 30 steps "
+            "(`python -m models.scan --regions 100 3000 --steps 30`). Target: <= 200 ms at "
+            "3,000 regions.",
+            "",
+            "| regions | zones | median ms per step | max ms | one zone's Monte Carlo, ms |",
+            "|---:|---:|---:|---:|---:|",
+            *(
+                f"| {r['regions']:,.0f} | {r['zones']:.0f} | {r['step_ms_median']:.1f} | "
+                f"{r['step_ms_max']:.1f} | {r['one_zone_replicates_ms']:.0f} |"
+                for r in rows
+            ),
+            "",
+        ]
+    )
 
 
 def kafka_markdown(runs: int) -> str:
