@@ -324,6 +324,17 @@ class _Open:
     severity: str
     category: str
     quiet: int = 0
+    tally: dict[str, int] = field(default_factory=dict)  # posts per category so far
+
+    def count(self, categories: Counter[str]) -> bool:
+        """Add a window's posts per category; True when the majority category changed."""
+        for c, n in categories.items():
+            self.tally[c] = self.tally.get(c, 0) + n
+        if not self.tally:
+            return False
+        best = min(self.tally, key=lambda c: (-self.tally[c], c))
+        changed, self.category = best != self.category, best
+        return changed
 
 
 @dataclass(frozen=True)
@@ -721,13 +732,16 @@ class ZoneDetector:
                     first_post_at_ms=min(firsts, default=window_ms),
                     regions=sorted(regions),
                     severity=severity,
-                    category=self._category(cells, group, regions),
+                    category=self._default_category(group),
                 )
+                target.count(self._categories(cells, group, regions))
                 track.open.append(target)
             else:
                 grown = sorted(set(target.regions) | regions)
                 worse = SEVERITIES.index(severity) > SEVERITIES.index(target.severity)
-                status = "updated" if len(grown) > len(target.regions) or worse else ""
+                recategorised = target.count(self._categories(cells, group, regions))
+                changed = len(grown) > len(target.regions) or worse or recategorised
+                status = "updated" if changed else ""
                 target.regions = grown
                 target.severity = max(target.severity, severity, key=SEVERITIES.index)
                 target.quiet = 0
@@ -753,16 +767,18 @@ class ZoneDetector:
     def _regions_of(self, evidence: Iterable[_Evidence]) -> set[int]:
         return {r for e in evidence for r in e.regions}
 
-    def _category(
+    def _categories(
         self, cells: Mapping[tuple[int, int], Cell], group: int, regions: Iterable[int]
-    ) -> str:
+    ) -> Counter[str]:
+        """Posts per category in this window's cells of ``regions``."""
         counts: Counter[str] = Counter()
         for r in regions:
             cell = cells.get((group, r))
             if cell is not None:
                 counts.update(cell.categories)
-        if counts:
-            return min(counts, key=lambda c: (-counts[c], c))
+        return counts
+
+    def _default_category(self, group: int) -> str:
         label = self.config.category_groups[group]
         return DEFAULT_CATEGORY if label == "*" else label.split(",")[0].strip()
 

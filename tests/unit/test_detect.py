@@ -334,3 +334,16 @@ def test_windows_of_an_alert_are_not_learned() -> None:
     _run(d, _background(17, 240) + _burst("r2", 100, 60, 15), 240)
     levels = d.tracks[0].baseline.levels()
     assert levels[2] < 1.5 * float(np.median(np.delete(levels, 2)))
+
+
+def test_the_category_follows_the_majority_of_the_alert_so_far() -> None:
+    posts = _background(12, 150)  # background posts are "voice"
+    posts += _burst("r5", 100, 1, 6)
+    posts += [
+        _post(f"d{m}-{k}", m + k / 31, "r5", f"d{m}-{k}", category="mobile_data")
+        for m in range(101, 104)
+        for k in range(30)
+    ]
+    alerts = _run(_detector(), posts, 150)
+    assert len({a.alert_id for a in alerts}) == 1
+    assert alerts[0].category == "voice" and alerts[-1].category == "mobile_data"
