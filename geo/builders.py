@@ -30,7 +30,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 
-from geo.regions import Region, RegionDataWarning, polygonal
+from geo.regions import Region, RegionDataWarning, polygonal, warn_skipped
 from models.errors import ConfigError
 
 __all__ = [
@@ -247,12 +247,7 @@ def voronoi_regions(
             continue
         regions.append(Region(site.id, site.name, clipped, site.weight))
     if empty:
-        shown = ", ".join(empty[:5]) + (" ..." if len(empty) > 5 else "")
-        warnings.warn(
-            f"skipped {len(empty)} site(s) whose cell lies outside the boundary: {shown}",
-            RegionDataWarning,
-            stacklevel=2,
-        )
+        warn_skipped("skipped", "site(s) whose cell lies outside the boundary", empty)
     if not regions:
         raise ConfigError(setting, "<sites>", "no site's cell overlaps the boundary")
     return regions

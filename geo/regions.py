@@ -270,12 +270,7 @@ class RegionSet:
                 continue
             kept.append((pos, feature, props, geom))
         if skipped:
-            shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-            warnings.warn(
-                f"{source}: skipped {len(skipped)} feature(s) without polygon geometry: {shown}",
-                RegionDataWarning,
-                stacklevel=2,
-            )
+            warn_skipped(f"{source}: skipped", "feature(s) without polygon geometry", skipped)
         if not kept:
             raise fail("no Polygon or MultiPolygon features")
 
@@ -549,6 +544,15 @@ class RegionSet:
 
 
 # --- loader helpers ---------------------------------------------------------------------
+
+
+def warn_skipped(prefix: str, what: str, items: list[str], stacklevel: int = 2) -> None:
+    """One :class:`RegionDataWarning` for items left out of a region set, naming up to 5;
+    ``stacklevel`` counts from the function calling this one, as for ``warnings.warn``."""
+    shown = ", ".join(items[:5]) + (" ..." if len(items) > 5 else "")
+    warnings.warn(
+        f"{prefix} {len(items)} {what}: {shown}", RegionDataWarning, stacklevel=stacklevel + 1
+    )
 
 
 def polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:

@@ -55,15 +55,23 @@ def register(app: faust.App, ctx: Context) -> None:
     async def detect(stream: Any) -> None:
         async for event in stream.events():
             zone = (event.key or b"").decode("utf-8", "replace")
-            try:
-                if zone not in ctx.stages.zones:
-                    raise InvalidRecord("unknown zone", zone)
-                obj = loads(event.value or b"")
-                runner = runners.get(zone)
-                alerts = runner.on_record(obj)
-            except Exception as exc:  # any failure is dead-lettered with its reason
-                await reject(ctx, "detect", exc, event)
+            if zone not in ctx.stages.zones:
+                await reject(ctx, "detect", InvalidRecord("unknown zone", zone), event)
                 continue
-            for alert in alerts:
-                await publish(ctx, alert)
-            runners.save(zone, runner)
+            await handle(ctx, runners, zone, "detect", event)
+
+
+async def handle(ctx: Context, runners: RunnerTable, key: str, stage: str, event: Any) -> None:
+    """One message of a detector's topic: feed the runner stored under ``key``, publish the
+    alerts it closes and save its state; any failure is dead-lettered with its reason."""
+    from streams.app import reject
+
+    try:
+        runner = runners.get(key)
+        alerts = runner.on_record(loads(event.value or b""))
+    except Exception as exc:  # any failure is dead-lettered with its reason
+        await reject(ctx, stage, exc, event)
+        return
+    for alert in alerts:
+        await publish(ctx, alert)
+    runners.save(key, runner)

@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from models.records import loads
-from streams.agents.detect import RunnerTable
-from streams.agents.publish import publish
+from streams.agents.detect import RunnerTable, handle
 from streams.chain import Runner
 from streams.topics import GLOBAL_PARTITIONS
 
@@ -21,8 +19,6 @@ KEY = "global"
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import reject
-
     table = app.Table("global-state", default=dict, partitions=GLOBAL_PARTITIONS)
     runners = RunnerTable(
         table,
@@ -32,13 +28,4 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.agent(ctx.global_, name="global", concurrency=1)
     async def detect_global(stream: Any) -> None:
         async for event in stream.events():
-            try:
-                obj = loads(event.value or b"")
-                runner = runners.get(KEY)
-                alerts = runner.on_record(obj)
-            except Exception as exc:  # any failure is dead-lettered with its reason
-                await reject(ctx, "global", exc, event)
-                continue
-            for alert in alerts:
-                await publish(ctx, alert)
-            runners.save(KEY, runner)
+            await handle(ctx, runners, KEY, "global", event)
