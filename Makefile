@@ -18,6 +18,17 @@ $(BIN)/groundswell: pyproject.toml
 
 setup: $(BIN)/groundswell ## Make .venv with the project and its dev tools installed
 
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+system-deps: ## Install the Debian packages the tests drive: Prometheus, Alertmanager, Chromium
+	@if command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null \
+	  && command -v chromium >/dev/null; then exit 0; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$(SUDO) apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null \
+	  || { $(SUDO) apt-get update -q >/dev/null \
+	       && $(SUDO) apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; }
+
 kafka-up: setup ## Fetch Kafka from Maven Central (once) and start the local KRaft broker
 	PYTHON=$(BIN)/python $(KAFKA) start
 
@@ -27,12 +38,12 @@ kafka-down: ## Stop the local broker
 demo: setup ## Broker, worker and a bundled outage scenario: alerts on screen
 	$(BIN)/groundswell demo
 
-test: setup ## Lint, type-check, unit and integration tests (starts and stops the broker)
+test: setup system-deps ## Lint, type-check, unit and integration tests (starts and stops the broker)
 	$(MAKE) lint
 	@started=0; \
 	if ! PYTHON=$(BIN)/python $(KAFKA) status >/dev/null 2>&1; then \
 	  PYTHON=$(BIN)/python $(KAFKA) start || exit 1; started=1; fi; \
-	$(BIN)/pytest -q; rc=$$?; \
+	GROUNDSWELL_REQUIRE_TOOLS=1 $(BIN)/pytest -q; rc=$$?; \
 	if [ $$started = 1 ]; then PYTHON=$(BIN)/python $(KAFKA) stop; fi; \
 	exit $$rc
 
@@ -44,4 +55,4 @@ lint: setup ## ruff and mypy
 bench: setup ## Benchmarks, results written to BENCHMARKS.md
 	$(BIN)/python -m streams.bench --out BENCHMARKS.md
 
-.PHONY: help setup kafka-up kafka-down demo test lint bench
+.PHONY: help setup system-deps kafka-up kafka-down demo test lint bench

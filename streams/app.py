@@ -7,16 +7,19 @@ malformed message becomes a dead letter instead of a crashed agent.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
 from models.errors import InvalidRecord
-from streams.agents import classify, detect, global_, normalize
+from streams.agents import classify, detect, global_, normalize, observe
 from streams.chain import Stages
+from streams.metrics import Metrics
 from streams.settings import Settings
-from streams.topics import GLOBAL_PARTITIONS, TopicNames
+from streams.topics import ALERTS, DEADLETTER, GLOBAL, GLOBAL_PARTITIONS, NORMALIZED, RAW, RELEVANT
 
 log = logging.getLogger("groundswell")
 
@@ -32,17 +35,19 @@ class Partitions:
 
 @dataclass
 class Context:
-    """What every agent needs, built once per worker."""
+    """What every agent needs, built once per worker: the topics by their default name."""
 
     settings: Settings
     stages: Stages
     partitions: Partitions
-    raw: Any
-    normalized: Any
-    relevant: Any
-    global_: Any
-    deadletter: Any
-    alerts: Any
+    metrics: Metrics
+    topics: dict[str, Any]
+    runners: dict[str, Any] = field(default_factory=dict)  # detector kind -> RunnerTable
+
+    async def send(self, stage: str, topic: str, **kwargs: Any) -> None:
+        """Send on ``topic`` (a default name such as ``posts.relevant``), counted."""
+        await self.topics[topic].send(**kwargs)
+        self.metrics.produced(stage, topic)
 
 
 def bytes_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
@@ -56,7 +61,9 @@ def bytes_topic(app: faust.App, name: str, partitions: int | None = None) -> Any
     )
 
 
-def create_app(settings: Settings, stages: Stages, partitions: Partitions) -> faust.App:
+def create_app(
+    settings: Settings, stages: Stages, partitions: Partitions, metrics: Metrics
+) -> faust.App:
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap.split(",")]
     app = faust.App(
         settings.app_id,
@@ -71,23 +78,41 @@ def create_app(settings: Settings, stages: Stages, partitions: Partitions) -> fa
         producer_linger_ms=5,  # batch sends: one produce request per message is the bottleneck
         producer_max_batch_size=262_144,
     )
-    names = TopicNames.of(settings)
-    ctx = Context(
-        settings=settings,
-        stages=stages,
-        partitions=partitions,
-        raw=bytes_topic(app, names.raw, partitions.raw),
-        normalized=bytes_topic(app, names.normalized, partitions.normalized),
-        relevant=bytes_topic(app, names.relevant, partitions.relevant),
-        global_=bytes_topic(app, names.global_, GLOBAL_PARTITIONS),
-        deadletter=bytes_topic(app, names.deadletter),
-        alerts=bytes_topic(app, names.alerts),
-    )
+    counts = {
+        RAW: partitions.raw,
+        NORMALIZED: partitions.normalized,
+        RELEVANT: partitions.relevant,
+        GLOBAL: GLOBAL_PARTITIONS,
+    }
+    topics = {
+        name: bytes_topic(app, settings.topic(name), counts.get(name))
+        for name in (RAW, NORMALIZED, RELEVANT, GLOBAL, DEADLETTER, ALERTS)
+    }
+    ctx = Context(settings, stages, partitions, metrics, topics)
     normalize.register(app, ctx)
     classify.register(app, ctx)
     detect.register(app, ctx)
     global_.register(app, ctx)
+    observe.register(app, ctx)
     return app
+
+
+async def each(
+    ctx: Context,
+    stage: str,
+    stream: Any,
+    step: Callable[[Any], Awaitable[None]],
+    *,
+    event_lag: bool = False,
+) -> None:
+    """Run ``step`` on every event of an agent's stream, counted and timed; ``event_lag``
+    also records how far each message's event time is behind the wall clock."""
+    async for event in stream.events():
+        started = time.perf_counter()
+        ctx.metrics.consumed(stage)
+        await step(event)
+        lag_from = event.message.timestamp if event_lag else None
+        ctx.metrics.processed(stage, time.perf_counter() - started, lag_from)
 
 
 async def reject(ctx: Context, stage: str, exc: Exception, event: Any) -> None:
@@ -111,5 +136,6 @@ async def dead_letter(
         ("stage", stage.encode()),
         ("source", f"{msg.topic}/{msg.partition}/{msg.offset}".encode()),
     ]
-    await ctx.deadletter.send(value=data, headers=headers, timestamp=msg.timestamp)
+    await ctx.send(stage, DEADLETTER, value=data, headers=headers, timestamp=msg.timestamp)
+    ctx.metrics.dead_letter(stage, reason)
     log.debug("dead letter from %s: %s (%s)", stage, reason, detail)

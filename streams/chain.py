@@ -21,7 +21,7 @@ from geo.locate import Locator
 from geo.regions import RegionSet
 from geo.spec import load_region_set
 from models.detect import DetectorConfig, ZoneDetector
-from models.errors import InvalidRecord
+from models.errors import GroundswellError, InvalidRecord
 from models.formats import load_raw, normalize_raw
 from models.global_detect import GlobalDetector
 from models.records import Alert, Post, RelevantPost, Watermark, dumps
@@ -246,6 +246,13 @@ class StatefulDetector(Detector, Protocol):
     def to_state(self) -> dict[str, Any]: ...
 
 
+class Redelivered(GroundswellError):
+    """A relevant post for a window its detector has closed. Upstream sends each post
+    before the watermark that covers it, on the same partition, so this happens only when
+    a restarted or rebalanced worker reprocesses messages whose effect the detector's
+    restored state already holds: the post was counted once and is dropped."""
+
+
 class Runner:
     """A detector and the watermark it gets from every upstream partition, as a
     streaming agent keeps them (one per zone, and one for the global detector)."""
@@ -263,14 +270,14 @@ class Runner:
 
     def on_record(self, obj: Any) -> list[Alert]:
         """A decoded message of the detector's topic: a watermark (alerts it closes) or a
-        relevant post (counted; ``InvalidRecord("late")`` when its window has closed)."""
+        relevant post (counted, or :class:`Redelivered` when its window has closed)."""
         if Watermark.is_watermark(obj):
             mark = Watermark.from_wire(obj)
             return self.on_watermark(mark.source, mark.watermark_ms)
         post = RelevantPost.from_wire(obj)
         counted = self.counts_unlocated or post.region_id is not None
         if not self.detector.observe(post) and counted:
-            raise InvalidRecord("late", f"window of {post.created_at_ms} closed")
+            raise Redelivered(post.post_id)
         return []
 
     def to_state(self) -> dict[str, Any]:

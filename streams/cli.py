@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 
 from models.errors import ConfigError, GroundswellError, InvalidRecord
 from models.formats import decode_raw
-from models.records import Alert, dumps, loads
+from models.records import dumps
 from models.timeutil import ms_from_iso
-from streams.settings import Settings
+from streams.settings import Settings, env_name
 
 if TYPE_CHECKING:
     from streams.chain import Stages
-    from streams.files import DumpRecord
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -42,9 +41,11 @@ def _stages(settings: Settings) -> Stages:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import faust
+    from prometheus_client import CollectorRegistry
 
     from streams.app import Partitions, create_app
     from streams.kafka_admin import ensure_topics, partition_count, wait_until_ready
+    from streams.metrics import Metrics, serve
     from streams.topics import TopicNames, topic_specs
 
     settings = _settings(args)
@@ -64,10 +65,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         ]
         return Partitions(*counts)
 
+    metrics = Metrics(CollectorRegistry())
+    serve(metrics, settings.metrics_addr, settings.metrics_port, env_name("metrics_port"))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     partitions = loop.run_until_complete(prepare())
-    app = create_app(settings, stages, partitions)
+    app = create_app(settings, stages, partitions, metrics)
     worker = faust.Worker(
         app, loglevel=settings.log_level, loop=loop, quiet=True, redirect_stdouts=False
     )
@@ -161,36 +164,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         f"{result.lines} lines, {result.posts} posts, {result.relevant} relevant, "
         f"{len(result.alerts)} alert events -> {args.out}; rejected: {rejected}",
         file=sys.stderr,
-    )
-    return 0
-
-
-def cmd_alerts_tail(args: argparse.Namespace) -> int:
-    from streams.agents.publish import describe
-    from streams.kafka_io import tail
-    from streams.topics import ALERTS
-
-    settings = _settings(args)
-    seen = 0
-
-    def show(rec: DumpRecord) -> bool:
-        nonlocal seen
-        alert = Alert.from_wire(loads(rec.value or b""))
-        if args.status and alert.status not in args.status:
-            return False
-        print(dumps(alert.to_wire()).decode() if args.json else describe(alert), flush=True)
-        seen += 1
-        return args.max is not None and seen >= args.max
-
-    asyncio.run(
-        tail(
-            settings.bootstrap,
-            settings.topic(ALERTS),
-            show,
-            from_beginning=args.from_beginning,
-            follow=not args.no_follow,
-            idle_timeout_s=args.timeout,
-        )
     )
     return 0
 
@@ -374,16 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="alerts as JSON lines")
     p.set_defaults(func=cmd_backtest)
 
-    p = sub.add_parser("alerts", help="read the alerts topic")
+    p = sub.add_parser("alerts", help="read the alerts topic, deliver it to Alertmanager/webhook")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    t = asub.add_parser("tail", help="print alerts as they open, update and resolve")
-    t.add_argument("--from-beginning", action="store_true")
-    t.add_argument("--json", action="store_true", help="print the alert JSON")
-    t.add_argument("--status", action="append", choices=("opened", "updated", "resolved"))
-    t.add_argument("--max", type=int, help="stop after this many alerts")
-    t.add_argument("--no-follow", action="store_true", help="stop at the end of the topic")
-    t.add_argument("--timeout", type=float, help="stop after this many idle seconds")
-    t.set_defaults(func=cmd_alerts_tail)
+    from streams.delivery import add_alerts_commands
+
+    add_alerts_commands(asub, _settings)
 
     from models.scenario import scenario_names
 
@@ -435,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register(sub)
     register_series(sub)
+    from streams.report import add_report_command
+
+    add_report_command(sub, regions_opts)
     return parser
 
 

@@ -76,7 +76,10 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
         worker = WorkerProcess(
             settings.with_overrides(regions=str(regions_file)), workdir / "worker.log"
         )
-        _say(f"worker started (pid {worker.pid}, log {workdir / 'worker.log'})")
+        _say(
+            f"worker started (pid {worker.pid}, metrics {worker.metrics_url}, "
+            f"log {workdir / 'worker.log'})"
+        )
         asyncio.run(_wait_topic(settings))
         stats = asyncio.run(replay(settings.bootstrap, settings.topic(RAW), posts, flush=True))
         _say(f"replayed {stats.messages} posts in {stats.seconds:.1f} s; waiting for alerts")

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError, for_code
 
@@ -28,6 +29,7 @@ from models.errors import ConfigError
 
 __all__ = [
     "TopicSpec",
+    "committed_offsets",
     "delete_topics",
     "ensure_topics",
     "main",
@@ -261,6 +263,25 @@ async def partition_count(bootstrap: str, topic: str, *, timeout_s: float = 30.0
         raise UnknownTopicOrPartitionError(f"topic {topic} does not exist")
     _raise_for(meta["error_code"], topic)
     return len(meta["partitions"])
+
+
+async def committed_offsets(
+    bootstrap: str,
+    group_id: str,
+    partitions: Iterable[tuple[str, int]],
+    *,
+    timeout_s: float = REQUEST_TIMEOUT_S,
+) -> dict[tuple[str, int], int]:
+    """Offsets ``group_id`` has committed on ``partitions`` (a partition it never committed
+    is left out)."""
+    wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
+    if not wanted:
+        return {}
+    async with _session(bootstrap, timeout_s, f"reading offsets of group {group_id}") as client:
+        offsets = await client.list_consumer_group_offsets(group_id, partitions=wanted)
+    return {
+        (tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

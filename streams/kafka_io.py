@@ -1,12 +1,13 @@
 """Replay files into a topic, dump a topic to a file, and read alerts: plain aiokafka,
-no consumer group, so none of these disturbs the workers' offsets."""
+no consumer group, so none of these disturbs the workers' offsets. Only
+``consume_group`` (the alert bridges) commits offsets, under its own group id."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import IO
@@ -223,6 +224,44 @@ async def tail(
         async for rec in records:
             if on_record(rec):
                 return
+
+
+async def consume_group(
+    bootstrap: str,
+    topic: str,
+    group_id: str,
+    handle: Callable[[DumpRecord], Awaitable[None]],
+    *,
+    from_beginning: bool = False,
+) -> None:
+    """Await ``handle`` for each message of ``topic`` as a member of ``group_id``, then
+    commit that message's offset: a restarted consumer goes on after the last handled
+    message (at least once). An exception from ``handle`` stops the consumer before the
+    commit. ``from_beginning`` applies only while the group has no committed offset."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await consumer.start()
+    try:
+        async for m in consumer:
+            await handle(
+                DumpRecord(
+                    topic=m.topic,
+                    partition=m.partition,
+                    offset=m.offset,
+                    timestamp_ms=m.timestamp,
+                    key=m.key,
+                    value=m.value,
+                    headers=tuple((k.encode(), v) for k, v in m.headers),
+                )
+            )
+            await consumer.commit({TopicPartition(m.topic, m.partition): m.offset + 1})
+    finally:
+        await consumer.stop()
 
 
 def count_lines(path: str) -> int:

@@ -60,6 +60,9 @@ class Settings:
     author_key: str = "groundswell"
     log_level: str = "info"
     commit_interval_s: float = 2.8
+    metrics_addr: str = "127.0.0.1"
+    metrics_port: int = 9180
+    metrics_interval_s: float = 10.0
 
     def __post_init__(self) -> None:
         positive = ("partitions", "replication", "zone_size", "window_s")
@@ -68,6 +71,12 @@ class Settings:
                 raise ConfigError(env_name(name), getattr(self, name), "must be >= 1")
         if self.commit_interval_s <= 0:
             raise ConfigError(env_name("commit_interval_s"), self.commit_interval_s, "must be > 0")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(env_name("metrics_port"), self.metrics_port, "0 (off) to 65535")
+        if self.metrics_interval_s <= 0:
+            raise ConfigError(
+                env_name("metrics_interval_s"), self.metrics_interval_s, "must be > 0"
+            )
         if self.lateness_s < 0:
             raise ConfigError(env_name("lateness_s"), self.lateness_s, "must be >= 0")
         if ":" not in self.bootstrap:

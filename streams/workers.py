@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -28,12 +29,25 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return {env_name(f.name): str(getattr(settings, f.name)) for f in fields(Settings)}
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 class WorkerProcess:
-    """A ``groundswell worker`` process writing its output to ``log``."""
+    """A ``groundswell worker`` process writing its output to ``log``; unless metrics are
+    off (port 0), it serves them on a free port of its own, so workers can run side by
+    side (``metrics_url``)."""
 
     def __init__(
         self, settings: Settings, log: Path, extra_env: Mapping[str, str] | None = None
     ) -> None:
+        if settings.metrics_port:
+            settings = settings.with_overrides(metrics_port=free_port())
+        self.metrics_url = f"http://{settings.metrics_addr}:{settings.metrics_port}/metrics"
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("GROUNDSWELL_")
         } | settings_env(settings)

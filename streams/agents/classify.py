@@ -10,45 +10,49 @@ import faust
 
 from models.records import Post, Watermark, dumps, loads
 from models.watermark import MinClock, TickGate
+from streams.topics import GLOBAL, NORMALIZED, RELEVANT
 
 if TYPE_CHECKING:
     from streams.app import Context
 
+STAGE = "classify"
+
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import reject
+    from streams.app import each, reject
 
     clocks: dict[int, tuple[MinClock, TickGate]] = {}
     stages = ctx.stages
 
-    @app.agent(ctx.normalized, name="classify", concurrency=1)
+    async def step(event: Any) -> None:
+        part = event.message.partition
+        try:
+            obj = loads(event.value or b"")
+            if Watermark.is_watermark(obj):
+                mark = Watermark.from_wire(obj)
+                if part not in clocks:
+                    clocks[part] = (MinClock(ctx.partitions.raw), TickGate(stages.window_ms))
+                clock, gate = clocks[part]
+                tick = gate.offer(clock.observe(mark.source, mark.watermark_ms))
+                if tick is not None:
+                    value = dumps(Watermark(str(part), tick).to_wire())
+                    for zone in stages.zones:
+                        await ctx.send(
+                            STAGE, RELEVANT, key=zone.encode(), value=value, timestamp=tick / 1000
+                        )
+                    await ctx.send(STAGE, GLOBAL, value=value, partition=0, timestamp=tick / 1000)
+                return
+            rp = stages.relevant(Post.from_wire(obj))
+        except Exception as exc:  # any failure is dead-lettered with its reason
+            await reject(ctx, STAGE, exc, event)
+            return
+        if rp is not None:
+            ctx.metrics.relevant(rp)
+            value = dumps(rp.to_wire())
+            stamp = rp.created_at_ms / 1000
+            await ctx.send(STAGE, RELEVANT, key=rp.zone_id.encode(), value=value, timestamp=stamp)
+            await ctx.send(STAGE, GLOBAL, value=value, partition=0, timestamp=stamp)
+
+    @app.agent(ctx.topics[NORMALIZED], name=STAGE, concurrency=1)
     async def classify(stream: Any) -> None:
-        async for event in stream.events():
-            part = event.message.partition
-            try:
-                obj = loads(event.value or b"")
-                if Watermark.is_watermark(obj):
-                    mark = Watermark.from_wire(obj)
-                    if part not in clocks:
-                        clocks[part] = (MinClock(ctx.partitions.raw), TickGate(stages.window_ms))
-                    clock, gate = clocks[part]
-                    tick = gate.offer(clock.observe(mark.source, mark.watermark_ms))
-                    if tick is not None:
-                        value = dumps(Watermark(str(part), tick).to_wire())
-                        for zone in stages.zones:
-                            await ctx.relevant.send(
-                                key=zone.encode(), value=value, timestamp=tick / 1000
-                            )
-                        await ctx.global_.send(value=value, partition=0, timestamp=tick / 1000)
-                    continue
-                post = Post.from_wire(obj)
-                rp = stages.relevant(post)
-            except Exception as exc:  # any failure is dead-lettered with its reason
-                await reject(ctx, "classify", exc, event)
-                continue
-            if rp is not None:
-                value = dumps(rp.to_wire())
-                await ctx.relevant.send(
-                    key=rp.zone_id.encode(), value=value, timestamp=rp.created_at_ms / 1000
-                )
-                await ctx.global_.send(value=value, partition=0, timestamp=rp.created_at_ms / 1000)
+        await each(ctx, STAGE, stream, step)

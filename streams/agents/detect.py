@@ -11,10 +11,13 @@ import faust
 from models.errors import InvalidRecord
 from models.records import loads
 from streams.agents.publish import publish
-from streams.chain import Runner
+from streams.chain import Redelivered, Runner
+from streams.topics import RELEVANT
 
 if TYPE_CHECKING:
     from streams.app import Context
+
+STAGE = "detect"
 
 
 class RunnerTable:
@@ -43,22 +46,24 @@ class RunnerTable:
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import reject
+    from streams.app import each, reject
 
     table = app.Table("zone-state", default=dict, partitions=ctx.partitions.relevant)
-    runners = RunnerTable(
+    runners = ctx.runners[STAGE] = RunnerTable(
         table,
         lambda zone, state: Runner.restore_zone(ctx.stages, zone, ctx.partitions.normalized, state),
     )
 
-    @app.agent(ctx.relevant, name="detect", concurrency=1)
+    async def step(event: Any) -> None:
+        zone = (event.key or b"").decode("utf-8", "replace")
+        if zone not in ctx.stages.zones:
+            await reject(ctx, STAGE, InvalidRecord("unknown zone", zone), event)
+            return
+        await handle(ctx, runners, zone, STAGE, event)
+
+    @app.agent(ctx.topics[RELEVANT], name=STAGE, concurrency=1)
     async def detect(stream: Any) -> None:
-        async for event in stream.events():
-            zone = (event.key or b"").decode("utf-8", "replace")
-            if zone not in ctx.stages.zones:
-                await reject(ctx, "detect", InvalidRecord("unknown zone", zone), event)
-                continue
-            await handle(ctx, runners, zone, "detect", event)
+        await each(ctx, STAGE, stream, step, event_lag=True)
 
 
 async def handle(ctx: Context, runners: RunnerTable, key: str, stage: str, event: Any) -> None:
@@ -68,10 +73,18 @@ async def handle(ctx: Context, runners: RunnerTable, key: str, stage: str, event
 
     try:
         runner = runners.get(key)
+        before = runner.clock.current()
         alerts = runner.on_record(loads(event.value or b""))
+    except Redelivered:
+        ctx.metrics.redelivered(stage)
+        return
     except Exception as exc:  # any failure is dead-lettered with its reason
         await reject(ctx, stage, exc, event)
         return
+    after = runner.clock.current()
+    if before is not None and after is not None:
+        ctx.metrics.windows_closed(stage, (after - before) // ctx.stages.window_ms)
     for alert in alerts:
-        await publish(ctx, alert)
+        await publish(ctx, stage, alert)
+        ctx.metrics.alert(alert, key)
     runners.save(key, runner)

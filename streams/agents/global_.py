@@ -10,22 +10,27 @@ import faust
 
 from streams.agents.detect import RunnerTable, handle
 from streams.chain import Runner
-from streams.topics import GLOBAL_PARTITIONS
+from streams.topics import GLOBAL, GLOBAL_PARTITIONS
 
 if TYPE_CHECKING:
     from streams.app import Context
 
 KEY = "global"
+STAGE = "global"
 
 
 def register(app: faust.App, ctx: Context) -> None:
+    from streams.app import each
+
     table = app.Table("global-state", default=dict, partitions=GLOBAL_PARTITIONS)
-    runners = RunnerTable(
+    runners = ctx.runners[STAGE] = RunnerTable(
         table,
         lambda _key, state: Runner.restore_global(ctx.stages, ctx.partitions.normalized, state),
     )
 
-    @app.agent(ctx.global_, name="global", concurrency=1)
+    async def step(event: Any) -> None:
+        await handle(ctx, runners, KEY, STAGE, event)
+
+    @app.agent(ctx.topics[GLOBAL], name=STAGE, concurrency=1)
     async def detect_global(stream: Any) -> None:
-        async for event in stream.events():
-            await handle(ctx, runners, KEY, "global", event)
+        await each(ctx, STAGE, stream, step, event_lag=True)

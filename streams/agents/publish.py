@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from models.records import Alert, dumps
 from models.timeutil import iso_from_ms
+from streams.topics import ALERTS
 
 if TYPE_CHECKING:
     from streams.app import Context
@@ -24,8 +25,10 @@ def describe(alert: Alert) -> str:
     )
 
 
-async def publish(ctx: Context, alert: Alert) -> None:
-    await ctx.alerts.send(
+async def publish(ctx: Context, stage: str, alert: Alert) -> None:
+    await ctx.send(
+        stage,
+        ALERTS,
         key=alert.alert_id.encode(),
         value=dumps(alert.to_wire()),
         timestamp=alert.detected_at_ms / 1000,

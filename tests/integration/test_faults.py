@@ -1,0 +1,123 @@
+"""Faults against the real broker, each compared with the uninterrupted run on the same input
+(the offline backtest gives the same alerts as an uninterrupted replay: test_pipeline)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from models.records import dumps, loads
+from models.scenario import build_demo
+from streams.chain import Stages, backtest, load_regions, relevant_stream
+from streams.demo import KAFKA_SCRIPT
+from streams.files import DumpRecord
+from streams.kafka_admin import ensure_topics
+from streams.kafka_io import dump, replay
+from streams.topics import ALERTS, DEADLETTER, RAW, RELEVANT, topic_specs
+from streams.workers import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+
+def _read(bootstrap: str, topic: str) -> list[DumpRecord]:
+    buf = io.BytesIO()
+    asyncio.run(dump(bootstrap, topic, buf))
+    return [r for r in map(DumpRecord.from_line, buf.getvalue().splitlines()) if r is not None]
+
+
+def _sum(worker: WorkerProcess, name: str, **labels: str) -> float:
+    """The sum of a metric's samples with these labels (0 while the metrics are not up)."""
+    try:
+        with urllib.request.urlopen(worker.metrics_url, timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return 0.0
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and labels.items() <= s.labels.items()
+    )
+
+
+def _consumed(worker: WorkerProcess, stage: str) -> float:
+    return _sum(worker, "groundswell_stage_messages_consumed_total", stage=stage)
+
+
+def _kill_and_restart(first: WorkerProcess, start: Callable[[], WorkerProcess]) -> WorkerProcess:
+    first.stop(signal.SIGKILL)
+    return start()
+
+
+def _broker_restart(first: WorkerProcess, start: Callable[[], WorkerProcess]) -> WorkerProcess:
+    kafka("stop")
+    time.sleep(3)
+    kafka("start")
+    return first
+
+
+def _rebalance(first: WorkerProcess, start: Callable[[], WorkerProcess]) -> WorkerProcess:
+    start()  # a second worker joins: the group rebalances, partitions and tables move
+    return first
+
+
+def kafka(action: str) -> None:
+    subprocess.run(
+        [str(KAFKA_SCRIPT), action], check=True, env={**os.environ, "PYTHON": sys.executable}
+    )
+
+
+@pytest.mark.parametrize("moment", ["mid-stream", "after the first alert"])
+@pytest.mark.parametrize(
+    "fault",
+    [_kill_and_restart, _broker_restart, _rebalance],
+    ids=["kill -9 and restart", "broker restart", "rebalance"],
+)
+def test_a_fault_gives_the_uninterrupted_alerts_and_counts(
+    settings_factory, start_worker, wait_for, tmp_path: Path, fault, moment: str
+) -> None:
+    settings = settings_factory(partitions=3, commit_interval_s=1.0)
+    scenario = build_demo(seed=3)
+    regions_file = tmp_path / "regions.geojson"
+    regions_file.write_bytes(dumps(scenario.regions))
+    stages = Stages(settings, load_regions(settings.with_overrides(regions=str(regions_file))))
+    lines = [dumps(p.to_wire()) for p in scenario.posts]
+    lines.insert(100, b"{not json")
+    expected = {dumps(a.to_wire()) for a in backtest(stages, lines).alerts}
+    relevant = {i.post_id for i in relevant_stream(stages, lines) if not isinstance(i, int)}
+
+    asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
+    asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True))
+    first = start_worker(settings, regions_file)
+    if moment == "mid-stream":
+        half = len(lines) // 2
+        wait_for(lambda: _consumed(first, "classify") > half, 120, "half the posts", first)
+    else:
+        wait_for(lambda: _sum(first, "groundswell_alerts_events_total") > 0, 120, moment, first)
+    survivor = fault(first, lambda: start_worker(settings, regions_file))
+
+    got: list[bytes] = []
+
+    def all_in() -> bool:
+        got[:] = [r.value or b"" for r in _read(settings.bootstrap, settings.topic(ALERTS))]
+        return {dumps(loads(v)) for v in got} >= expected
+
+    wait_for(all_in, 180, f"{len(expected)} alerts after the fault", survivor)
+    events = [dumps(loads(v)) for v in got]
+    assert set(events) == expected
+    sent_on = [loads(r.value or b"") for r in _read(settings.bootstrap, settings.topic(RELEVANT))]
+    assert {p["post_id"] for p in sent_on if "post_id" in p} == relevant
+    dead = _read(settings.bootstrap, settings.topic(DEADLETTER))
+    assert {r.value for r in dead} == {b"{not json"}
+    print(f"alert events {len(expected)}, re-sent copies {len(events) - len(expected)}")
