@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.support import Receiver, alertmanager_at, receiving
 
 
 @pytest.fixture
@@ -25,3 +28,16 @@ def require_tool() -> Callable[[str], str]:
         return path
 
     return find
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A local HTTP server that records every request (see :class:`Receiver`)."""
+    async for rec in receiving():
+        yield rec
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path, require_tool: Callable[[str], str]) -> Iterator[str]:
+    """The URL of a real Alertmanager (Debian's ``prometheus-alertmanager``)."""
+    yield from alertmanager_at(tmp_path, require_tool("prometheus-alertmanager"))

@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
-import subprocess
 import time
-import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 
 import streams.kafka_io
 from models.errors import ConfigError, GroundswellError
@@ -36,6 +31,8 @@ from streams.delivery import (
 )
 from streams.files import DumpRecord
 from streams.settings import Settings
+from streams.workers import free_port
+from tests.support import Receiver
 
 T0 = 1_708_594_200_000  # 2024-02-22T09:30:00Z
 WINDOW = 300_000
@@ -61,12 +58,6 @@ def make_alert(**changes: Any) -> Alert:
         distinct_authors=12,
     )
     return replace(alert, **changes)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- filters and colours -------------------------------------------------------------------
@@ -144,38 +135,6 @@ def test_auto_colour_only_on_a_terminal() -> None:
 
 
 # --- webhook -------------------------------------------------------------------------------
-
-
-@dataclass
-class Receiver:
-    """A local HTTP server: answers from ``plan`` (status, headers, delay) in order, then
-    200; records path, headers and body of every request."""
-
-    url: str = ""
-    plan: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
-    seen: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-
-    async def handle(request: web.Request) -> web.Response:
-        rec.seen.append((request.path, dict(request.headers), await request.read()))
-        status, headers, delay = rec.plan.pop(0) if rec.plan else (200, {}, 0.0)
-        await asyncio.sleep(delay)
-        return web.Response(status=status, headers=headers, text="no" if status >= 300 else "")
-
-    app = web.Application()
-    app.router.add_post("/{path:.*}", handle)
-    runner = web.AppRunner(app, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    rec.url = f"http://{host}:{port}/hook"
-    yield rec
-    await runner.cleanup()
 
 
 class Sleeps(list[float]):
@@ -426,46 +385,6 @@ async def test_alertmanager_posts_resolves_replaced_labels_and_resends_open_aler
     await sink.close()
     assert sleeps[:2] == [60.0, 60.0]
     assert [i["labels"]["alert_id"] for i in loads(receiver.seen[-1][2])] == ["a2"]
-
-
-@pytest.fixture
-def alertmanager(tmp_path: Path, require_tool: Callable[[str], str]) -> Iterator[str]:
-    binary = require_tool("prometheus-alertmanager")
-    config = tmp_path / "alertmanager.yml"
-    config.write_text('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "alertmanager.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"alertmanager not ready: {(tmp_path / 'alertmanager.log').read_text()}"
-                )
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 async def test_a_real_alertmanager_opens_escalates_and_resolves_the_alert(
