@@ -18,7 +18,7 @@ from models.errors import InvalidRecord
 from streams.agents import classify, detect, global_, normalize, observe
 from streams.chain import Stages
 from streams.metrics import Metrics
-from streams.settings import Settings
+from streams.settings import KafkaAuth, Settings
 from streams.topics import ALERTS, DEADLETTER, GLOBAL, GLOBAL_PARTITIONS, NORMALIZED, RAW, RELEVANT
 
 log = logging.getLogger("groundswell")
@@ -50,6 +50,21 @@ class Context:
         self.metrics.produced(stage, topic)
 
 
+def credentials(auth: KafkaAuth) -> faust.auth.Credentials | None:
+    """Faust's form of the Kafka security settings (None: plaintext)."""
+    if auth.uses_sasl:
+        context = auth.ssl_context() if auth.uses_tls else None
+        return faust.SASLCredentials(
+            username=auth.username,
+            password=auth.password,
+            mechanism=auth.mechanism,
+            ssl_context=context,
+        )
+    if auth.uses_tls:
+        return faust.SSLCredentials(auth.ssl_context())
+    return None
+
+
 def bytes_topic(app: faust.App, name: str, partitions: int | None = None) -> Any:
     return app.topic(
         name,
@@ -77,6 +92,7 @@ def create_app(
         broker_commit_interval=settings.commit_interval_s,
         producer_linger_ms=5,  # batch sends: one produce request per message is the bottleneck
         producer_max_batch_size=262_144,
+        broker_credentials=credentials(settings.kafka_auth()),
     )
     counts = {
         RAW: partitions.raw,

@@ -52,15 +52,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     stages = _stages(settings)
     names = TopicNames.of(settings)
+    auth = settings.kafka_auth()
 
     async def prepare() -> Partitions:
         try:
-            await wait_until_ready(settings.bootstrap, args.connect_timeout)
+            await wait_until_ready(settings.bootstrap, args.connect_timeout, auth)
         except TimeoutError as exc:
             raise ConfigError("GROUNDSWELL_BOOTSTRAP", settings.bootstrap, str(exc)) from None
-        await ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication)
+        await ensure_topics(
+            settings.bootstrap, topic_specs(settings), settings.replication, auth=auth
+        )
         counts = [
-            await partition_count(settings.bootstrap, t)
+            await partition_count(settings.bootstrap, t, auth=auth)
             for t in (names.raw, names.normalized, names.relevant)
         ]
         return Partitions(*counts)
@@ -84,7 +87,12 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     created = asyncio.run(
-        ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication)
+        ensure_topics(
+            settings.bootstrap,
+            topic_specs(settings),
+            settings.replication,
+            auth=settings.kafka_auth(),
+        )
     )
     for spec in topic_specs(settings):
         state = "created" if spec.name in created else "exists"
@@ -108,6 +116,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             speed=speed,
             flush=not args.no_flush and topic == settings.topic(RAW),
             total=count_lines(args.file),
+            auth=settings.kafka_auth(),
         )
     )
     print(
@@ -131,6 +140,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
                 to_time_ms=ms_from_iso(args.until) if args.until else None,
                 max_messages=args.max_messages,
                 follow=args.follow,
+                auth=settings.kafka_auth(),
             )
         )
     finally:

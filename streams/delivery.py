@@ -505,6 +505,7 @@ async def bridge(
     from streams.topics import ALERTS
 
     topic = settings.topic(ALERTS)
+    auth = settings.kafka_auth()
 
     async def handle(rec: DumpRecord) -> None:
         alert = _decode(rec)
@@ -525,11 +526,13 @@ async def bridge(
     resender = None
     try:
         if isinstance(sink, AlertmanagerSink):
-            await tail(settings.bootstrap, topic, remember, from_beginning=True, follow=False)
+            await tail(
+                settings.bootstrap, topic, remember, from_beginning=True, follow=False, auth=auth
+            )
             log.info("%s: %d alerts open in the topic's history", sink.name, sink.open_alerts)
             resender = asyncio.create_task(sink.keep_open())
         await consume_group(
-            settings.bootstrap, topic, group_id, handle, from_beginning=from_beginning
+            settings.bootstrap, topic, group_id, handle, from_beginning=from_beginning, auth=auth
         )
     finally:
         if resender is not None:
@@ -567,6 +570,7 @@ def _cmd_tail(
             from_beginning=args.from_beginning or wanted.since_ms is not None,
             follow=not args.no_follow,
             idle_timeout_s=args.timeout,
+            auth=settings.kafka_auth(),
         )
     )
     return 0

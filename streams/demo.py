@@ -37,7 +37,7 @@ def _say(text: str) -> None:
 
 def _broker_up(settings: Settings) -> bool:
     try:
-        asyncio.run(wait_until_ready(settings.bootstrap, 2.0))
+        asyncio.run(wait_until_ready(settings.bootstrap, 2.0, settings.kafka_auth()))
         return True
     except TimeoutError:
         return False
@@ -81,7 +81,15 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
             f"log {workdir / 'worker.log'})"
         )
         asyncio.run(_wait_topic(settings))
-        stats = asyncio.run(replay(settings.bootstrap, settings.topic(RAW), posts, flush=True))
+        stats = asyncio.run(
+            replay(
+                settings.bootstrap,
+                settings.topic(RAW),
+                posts,
+                flush=True,
+                auth=settings.kafka_auth(),
+            )
+        )
         _say(f"replayed {stats.messages} posts in {stats.seconds:.1f} s; waiting for alerts")
         found = _watch(
             settings,
@@ -90,7 +98,13 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
             worker,
             deadline=t0 + timeout_s,
         )
-        asyncio.run(delete_topics(settings.bootstrap, [settings.topic(t) for t in ALL]))
+        asyncio.run(
+            delete_topics(
+                settings.bootstrap,
+                [settings.topic(t) for t in ALL],
+                auth=settings.kafka_auth(),
+            )
+        )
         _say(f"done in {time.monotonic() - t0:.0f} s")
         return 0 if found else 1
     except KeyboardInterrupt:
@@ -107,7 +121,9 @@ async def _wait_topic(settings: Settings) -> None:
     """The worker creates the topics; wait until it has."""
     for _ in range(120):
         try:
-            await partition_count(settings.bootstrap, settings.topic(RAW), timeout_s=1.0)
+            await partition_count(
+                settings.bootstrap, settings.topic(RAW), timeout_s=1.0, auth=settings.kafka_auth()
+            )
             return
         except Exception:
             await asyncio.sleep(0.5)
@@ -138,7 +154,13 @@ def _watch(
     try:
         asyncio.run(
             asyncio.wait_for(
-                tail(settings.bootstrap, settings.topic(ALERTS), show, from_beginning=True),
+                tail(
+                    settings.bootstrap,
+                    settings.topic(ALERTS),
+                    show,
+                    from_beginning=True,
+                    auth=settings.kafka_auth(),
+                ),
                 timeout=remaining,
             )
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -23,9 +24,19 @@ from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError, for_code
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
 
 from models.errors import ConfigError
+from streams.settings import KafkaAuth
+
+PLAINTEXT = KafkaAuth()
 
 __all__ = [
     "TopicSpec",
@@ -58,26 +69,54 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def _admin(bootstrap: str, request_timeout_s: float = REQUEST_TIMEOUT_S) -> AIOKafkaAdminClient:
+def _admin(
+    bootstrap: str, request_timeout_s: float = REQUEST_TIMEOUT_S, auth: KafkaAuth = PLAINTEXT
+) -> AIOKafkaAdminClient:
     """A not yet started admin client whose every request is bounded."""
     timeout_ms = max(100, int(request_timeout_s * 1000))
     return AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
+        **auth.client_options(),
         client_id="groundswell-admin",
         request_timeout_ms=timeout_ms,
     )
 
 
-async def _probe(bootstrap: str, timeout_s: float) -> int:
-    """One bounded metadata round trip; returns the number of live brokers."""
-    client = _admin(bootstrap, timeout_s)
-    try:
-        async with asyncio.timeout(timeout_s):
+async def _probe(bootstrap: str, timeout_s: float, auth: KafkaAuth) -> int:
+    """One bounded metadata round trip; returns the number of live brokers. With TLS or
+    SASL the first address is first greeted directly, so a refused certificate or password
+    raises :class:`~models.errors.ConfigError` at once (a client only logs it)."""
+    async with asyncio.timeout(timeout_s):
+        if auth != PLAINTEXT:
+            await _handshake(bootstrap, timeout_s, auth)
+        client = _admin(bootstrap, timeout_s, auth)
+        try:
             await client.start()
             cluster = await client.describe_cluster()
-    finally:
-        await client.close()
+        finally:
+            await client.close()
     return len(cluster.get("brokers") or [])
+
+
+async def _handshake(bootstrap: str, timeout_s: float, auth: KafkaAuth) -> None:
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    try:
+        conn = await create_conn(
+            host, int(port), request_timeout_ms=int(timeout_s * 1000), **auth.client_options()
+        )
+    except (AuthenticationFailedError, SaslAuthenticationFailed) as err:
+        raise ConfigError(
+            "GROUNDSWELL_SASL_USERNAME/_PASSWORD",
+            auth.username,
+            f"authentication failed ({auth.mechanism}): {_describe(err)}",
+        ) from None
+    except ssl.SSLCertVerificationError as err:
+        raise ConfigError(
+            "GROUNDSWELL_SSL_CAFILE",
+            auth.cafile,
+            f"broker certificate refused: {err.verify_message}",
+        ) from None
+    conn.close()
 
 
 def _describe(err: BaseException) -> str:
@@ -88,7 +127,7 @@ def _describe(err: BaseException) -> str:
     return text if text.startswith(name) else f"{name}: {text}"
 
 
-async def wait_until_ready(bootstrap: str, timeout_s: float) -> int:
+async def wait_until_ready(bootstrap: str, timeout_s: float, auth: KafkaAuth = PLAINTEXT) -> int:
     """Wait until the cluster at ``bootstrap`` answers a metadata request with a broker.
 
     Retries until ``timeout_s`` has passed; returns the number of brokers. Raises
@@ -102,7 +141,7 @@ async def wait_until_ready(bootstrap: str, timeout_s: float) -> int:
             break
         attempt_s = max(0.1, min(REQUEST_TIMEOUT_S, remaining))
         try:
-            brokers = await _probe(bootstrap, attempt_s)
+            brokers = await _probe(bootstrap, attempt_s, auth)
         except (KafkaError, OSError, TimeoutError) as err:
             last_error = _describe(err)
         else:
@@ -160,10 +199,10 @@ async def _wait_metadata(
 
 @asynccontextmanager
 async def _session(
-    bootstrap: str, timeout_s: float, what: str
+    bootstrap: str, timeout_s: float, what: str, auth: KafkaAuth = PLAINTEXT
 ) -> AsyncIterator[AIOKafkaAdminClient]:
     """A started admin client; the whole block is bounded by ``timeout_s``, then closed."""
-    client = _admin(bootstrap, min(REQUEST_TIMEOUT_S, timeout_s))
+    client = _admin(bootstrap, min(REQUEST_TIMEOUT_S, timeout_s), auth)
     try:
         async with asyncio.timeout(timeout_s):
             await client.start()
@@ -182,6 +221,7 @@ async def ensure_topics(
     replication: int = 1,
     *,
     timeout_s: float = 30.0,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> list[str]:
     """Create the topics of ``specs`` that are missing; returns the names created.
 
@@ -200,7 +240,7 @@ async def ensure_topics(
         return []
 
     names = [s.name for s in specs]
-    async with _session(bootstrap, timeout_s, f"ensuring topics {names}") as client:
+    async with _session(bootstrap, timeout_s, f"ensuring topics {names}", auth) as client:
         existing = await _topics(client)
         _check_partitions(specs, existing)
         missing = [s for s in specs if s.name not in existing]
@@ -243,11 +283,13 @@ def _check_partitions(specs: Sequence[TopicSpec], existing: dict[str, dict[str, 
             )
 
 
-async def delete_topics(bootstrap: str, names: Sequence[str], *, timeout_s: float = 30.0) -> None:
+async def delete_topics(
+    bootstrap: str, names: Sequence[str], *, timeout_s: float = 30.0, auth: KafkaAuth = PLAINTEXT
+) -> None:
     """Delete the named topics, ignoring unknown ones; returns once they are gone."""
     if not names:
         return
-    async with _session(bootstrap, timeout_s, f"deleting topics {list(names)}") as client:
+    async with _session(bootstrap, timeout_s, f"deleting topics {list(names)}", auth) as client:
         response = await client.delete_topics(list(names))
         for topic, code in response.topic_error_codes:
             if code != _UNKNOWN_TOPIC_OR_PARTITION:
@@ -255,9 +297,11 @@ async def delete_topics(bootstrap: str, names: Sequence[str], *, timeout_s: floa
         await _wait_metadata(client, names, present=False)
 
 
-async def partition_count(bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> int:
+async def partition_count(
+    bootstrap: str, topic: str, *, timeout_s: float = 30.0, auth: KafkaAuth = PLAINTEXT
+) -> int:
     """Number of partitions of ``topic``; raises ``UnknownTopicOrPartitionError`` if absent."""
-    async with _session(bootstrap, timeout_s, f"describing topic {topic}") as client:
+    async with _session(bootstrap, timeout_s, f"describing topic {topic}", auth) as client:
         meta = (await _topics(client)).get(topic)
     if meta is None:
         raise UnknownTopicOrPartitionError(f"topic {topic} does not exist")
@@ -271,13 +315,15 @@ async def committed_offsets(
     partitions: Iterable[tuple[str, int]],
     *,
     timeout_s: float = REQUEST_TIMEOUT_S,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> dict[tuple[str, int], int]:
     """Offsets ``group_id`` has committed on ``partitions`` (a partition it never committed
     is left out)."""
     wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
     if not wanted:
         return {}
-    async with _session(bootstrap, timeout_s, f"reading offsets of group {group_id}") as client:
+    what = f"reading offsets of group {group_id}"
+    async with _session(bootstrap, timeout_s, what, auth) as client:
         offsets = await client.list_consumer_group_offsets(group_id, partitions=wanted)
     return {
         (tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0

@@ -19,6 +19,8 @@ from models.errors import InvalidRecord
 from models.formats import decode_raw
 from models.records import Watermark, dumps
 from streams.files import DumpRecord
+from streams.kafka_admin import PLAINTEXT
+from streams.settings import KafkaAuth
 
 
 @dataclass
@@ -36,6 +38,7 @@ async def replay(
     speed: float | None = None,
     flush: bool = True,
     total: int | None = None,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> ReplayStats:
     """Send file lines to ``topic`` in order; ``speed`` paces by event time (None: max).
 
@@ -46,6 +49,7 @@ async def replay(
     """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **auth.client_options(),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -120,9 +124,11 @@ async def _consume(
     from_time_ms: int | None = None,
     follow: bool = False,
     idle_timeout_s: float | None = None,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> AsyncGenerator[DumpRecord, None]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **auth.client_options(),
         enable_auto_commit=False,
         group_id=None,
         # a seek_to_beginning racing a leader change must not fall back to "latest"
@@ -184,12 +190,13 @@ async def dump(
     to_time_ms: int | None = None,
     max_messages: int | None = None,
     follow: bool = False,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> int:
     """Write ``topic`` as dump lines; stops at the end offsets seen at start unless
     ``follow``. Returns the number of lines written."""
     count = 0
     bar = tqdm(unit="msg", disable=None, desc=f"dump {topic}", file=sys.stderr)
-    records = _consume(bootstrap, topic, from_time_ms=from_time_ms, follow=follow)
+    records = _consume(bootstrap, topic, from_time_ms=from_time_ms, follow=follow, auth=auth)
     async with aclosing(records):
         async for rec in records:
             if to_time_ms is not None and (rec.timestamp_ms or 0) >= to_time_ms:
@@ -211,6 +218,7 @@ async def tail(
     from_beginning: bool = False,
     follow: bool = True,
     idle_timeout_s: float | None = None,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> None:
     """Call ``on_record`` for each message; stop when it returns True."""
     records = _consume(
@@ -219,6 +227,7 @@ async def tail(
         from_beginning=from_beginning,
         follow=follow,
         idle_timeout_s=idle_timeout_s,
+        auth=auth,
     )
     async with aclosing(records):
         async for rec in records:
@@ -233,6 +242,7 @@ async def consume_group(
     handle: Callable[[DumpRecord], Awaitable[None]],
     *,
     from_beginning: bool = False,
+    auth: KafkaAuth = PLAINTEXT,
 ) -> None:
     """Await ``handle`` for each message of ``topic`` as a member of ``group_id``, then
     commit that message's offset: a restarted consumer goes on after the last handled
@@ -241,6 +251,7 @@ async def consume_group(
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
+        **auth.client_options(),
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",

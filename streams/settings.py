@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,19 @@ class Settings:
     min_authors: int = 3
     warmup_windows: int = 12
     resolve_windows: int = 3
-    author_key: str = "groundswell"
+    author_key: str = field(default="groundswell", repr=False)
     log_level: str = "info"
     commit_interval_s: float = 2.8
     metrics_addr: str = "127.0.0.1"
     metrics_port: int = 9180
     metrics_interval_s: float = 10.0
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: str = field(default="", repr=False)
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
 
     def __post_init__(self) -> None:
         positive = ("partitions", "replication", "zone_size", "window_s")
@@ -82,6 +90,7 @@ class Settings:
         if ":" not in self.bootstrap:
             raise ConfigError(env_name("bootstrap"), self.bootstrap, "must be HOST:PORT[,...]")
         self._check_geo()
+        self.kafka_auth().check()
         if self.brands:
             from models.relevance import Brands
 
@@ -106,6 +115,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings from ``env`` (default: the process environment); a secret may
+        instead come from the file named by its variable plus ``_FILE``
+        (``GROUNDSWELL_SASL_PASSWORD_FILE``)."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         config_file = env.get(PREFIX + "CONFIG")
@@ -115,7 +127,24 @@ class Settings:
             raw = env.get(env_name(f.name))
             if raw is not None:
                 values[f.name] = raw
+        for name in SECRETS:
+            path = env.get(env_name(name) + "_FILE")
+            if path is not None:
+                values[name] = _read_secret(env_name(name) + "_FILE", path)
         return cls(**{k: _convert(k, v) for k, v in values.items()})
+
+    def kafka_auth(self) -> KafkaAuth:
+        """How Kafka clients authenticate and encrypt, from the ``sasl_*``/``ssl_*``
+        settings."""
+        return KafkaAuth(
+            self.security_protocol,
+            self.sasl_mechanism,
+            self.sasl_username,
+            self.sasl_password,
+            self.ssl_cafile,
+            self.ssl_certfile,
+            self.ssl_keyfile,
+        )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (command-line options win over the environment)."""
@@ -179,6 +208,93 @@ class Settings:
         )
 
 
+SECRETS = ("sasl_password", "author_key")
+"""Settings never logged nor shown, which may also be read from a file (``..._FILE``)."""
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN")
+
+
+@dataclass(frozen=True)
+class KafkaAuth:
+    """Security of the Kafka clients: protocol, SASL user and mechanism, TLS files.
+
+    >>> KafkaAuth().client_options()
+    {'security_protocol': 'PLAINTEXT'}
+    >>> KafkaAuth("SASL_PLAINTEXT", "SCRAM-SHA-256", "alice", "s3cret")
+    KafkaAuth(protocol='SASL_PLAINTEXT', mechanism='SCRAM-SHA-256', username='alice', \
+cafile='', certfile='', keyfile='')
+    """
+
+    protocol: str = "PLAINTEXT"
+    mechanism: str = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    cafile: str = ""
+    certfile: str = ""
+    keyfile: str = ""
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol.endswith("SSL")
+
+    def check(self) -> None:
+        """Refuse an unknown protocol or mechanism, SASL without a user or password, and
+        TLS files that are missing or do not load (naming the setting, never a secret)."""
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(env_name("security_protocol"), self.protocol, "|".join(PROTOCOLS))
+        if self.uses_sasl:
+            if self.mechanism not in MECHANISMS:
+                raise ConfigError(env_name("sasl_mechanism"), self.mechanism, "|".join(MECHANISMS))
+            if not self.username:
+                raise ConfigError(env_name("sasl_username"), "", f"needed for {self.protocol}")
+            if not self.password:
+                raise ConfigError(env_name("sasl_password"), "(empty)", "needed for SASL")
+        if self.uses_tls:
+            self.ssl_context()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting ``cafile`` (else the system's CAs), with a client
+        certificate when ``certfile`` is set."""
+        for name, path in (
+            ("ssl_cafile", self.cafile),
+            ("ssl_certfile", self.certfile),
+            ("ssl_keyfile", self.keyfile),
+        ):
+            if path and not Path(path).is_file():
+                raise ConfigError(env_name(name), path, "no such file")
+        try:
+            context = ssl.create_default_context(cafile=self.cafile or None)
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                env_name("ssl_cafile"), self.cafile, f"not a CA file: {exc}"
+            ) from None
+        if self.certfile:
+            try:
+                context.load_cert_chain(self.certfile, self.keyfile or None)
+            except ssl.SSLError as exc:
+                raise ConfigError(
+                    env_name("ssl_certfile"), self.certfile, f"certificate or key: {exc}"
+                ) from None
+        return context
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's producer, consumer and admin clients."""
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.uses_sasl:
+            options |= {
+                "sasl_mechanism": self.mechanism,
+                "sasl_plain_username": self.username,
+                "sasl_plain_password": self.password,
+            }
+        if self.uses_tls:
+            options["ssl_context"] = self.ssl_context()
+        return options
+
+
 _DETECTOR_NAMES = {"window_ms": "window_s"}
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -202,6 +318,18 @@ def _convert(name: str, value: Any) -> Any:
         what = "an integer" if kind == "int" else "a number"
         raise ConfigError(env_name(name), value, f"must be {what}") from None
     return str(value)
+
+
+def _read_secret(variable: str, path: str) -> str:
+    """A secret from a file (one trailing newline dropped); the error names the variable
+    and the path, never the content."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().removesuffix("\n")
+    except OSError as exc:
+        raise ConfigError(variable, path, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(variable, path, "not UTF-8 text") from None
 
 
 def _read_file(path: str) -> dict[str, Any]:

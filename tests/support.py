@@ -85,3 +85,156 @@ def alertmanager_at(tmp_path: Path, binary: str) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+KAFKA_LIBS = ROOT / ".kafka" / "libs"  # fetched from Maven Central by deploy/kafka/kafka.sh
+
+
+class LocalBroker:
+    """A Kafka KRaft node of the test's own (jars of ``deploy/kafka``), with the listeners
+    and settings the test asks for; one of a cluster when ``voters`` names several."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        node_id: int,
+        listeners: dict[str, tuple[str, int]],
+        voters: dict[int, int],
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.workdir = workdir / f"node{node_id}"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.node_id = node_id
+        self.props = self.workdir / "server.properties"
+        names = ",".join(f"{name}://127.0.0.1:{port}" for name, (_, port) in listeners.items())
+        protocols = ",".join(f"{name}:{proto}" for name, (proto, _) in listeners.items())
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": str(node_id),
+            "controller.quorum.voters": ",".join(
+                f"{n}@127.0.0.1:{port}" for n, port in sorted(voters.items())
+            ),
+            "listeners": names,
+            "advertised.listeners": ",".join(n for n in names.split(",") if "CONTROLLER" not in n),
+            "listener.security.protocol.map": protocols,
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "log.dirs": str(self.workdir / "data"),
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": str(min(3, len(voters))),
+            "transaction.state.log.replication.factor": str(min(3, len(voters))),
+            "transaction.state.log.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "num.network.threads": "2",
+            "num.io.threads": "2",
+        } | (extra or {})
+        self.props.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _java(self, *args: str) -> list[str]:
+        return ["java", "-Xmx384m", "-cp", f"{KAFKA_LIBS}/*", *args]
+
+    def format(self, cluster_id: str, *scram: str) -> None:
+        """Format the log directory (``scram``: ``SCRAM-SHA-512=[name=..,password=..]``)."""
+        extra = [a for s in scram for a in ("--add-scram", s)]
+        subprocess.run(
+            self._java(
+                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.props), *extra
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        log = (self.workdir / "broker.log").open("ab")
+        self.proc = subprocess.Popen(
+            self._java("kafka.Kafka", str(self.props)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_tail(self, n: int = 30) -> str:
+        lines = (self.workdir / "broker.log").read_text(errors="replace").splitlines()
+        return "\n".join(lines[-n:])
+
+
+def random_cluster_id() -> str:
+    """A KRaft cluster id (22 characters of URL-safe base64)."""
+    import base64
+    import uuid
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def make_tls_files(folder: Path) -> tuple[Path, Path]:
+    """A test CA and a server certificate for 127.0.0.1 signed by it, made with openssl:
+    returns (ca.pem, server.pem with the PKCS#8 key and the certificate)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=groundswell test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    )
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    )
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", "server.key", "-out", "server.p8")
+    bundle = folder / "server.pem"
+    bundle.write_text((folder / "server.p8").read_text() + (folder / "server.crt").read_text())
+    return folder / "ca.pem", bundle

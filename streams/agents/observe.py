@@ -21,6 +21,7 @@ log = logging.getLogger("groundswell")
 def register(app: faust.App, ctx: Context) -> None:
     settings = ctx.settings
     by_name = {settings.topic(name): name for name in ALL}
+    auth = settings.kafka_auth()
 
     @app.timer(interval=settings.metrics_interval_s, name="observe")
     async def observe() -> None:
@@ -30,7 +31,9 @@ def register(app: faust.App, ctx: Context) -> None:
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in by_name]
         ends = {(tp.topic, tp.partition): app.consumer.highwater(tp) for tp in assigned}
         try:
-            committed = await committed_offsets(settings.bootstrap, settings.app_id, ends)
+            committed = await committed_offsets(
+                settings.bootstrap, settings.app_id, ends, auth=auth
+            )
         except Exception as exc:  # a broker hiccup costs one reading, not the worker
             log.warning("consumer lag not read: %s", exc)
             return

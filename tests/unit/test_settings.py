@@ -28,6 +28,27 @@ def test_defaults_and_env() -> None:
         ({"GROUNDSWELL_REGIONS": "/no/such/file.geojson"}, "GROUNDSWELL_REGIONS"),
         ({"GROUNDSWELL_LOG_LEVEL": "loud"}, "GROUNDSWELL_LOG_LEVEL"),
         ({"GROUNDSWELL_CONFIG": "/no/such.toml"}, "GROUNDSWELL_CONFIG"),
+        ({"GROUNDSWELL_METRICS_PORT": "70000"}, "GROUNDSWELL_METRICS_PORT"),
+        ({"GROUNDSWELL_SECURITY_PROTOCOL": "TLS"}, "GROUNDSWELL_SECURITY_PROTOCOL"),
+        ({"GROUNDSWELL_SECURITY_PROTOCOL": "SASL_SSL"}, "GROUNDSWELL_SASL_USERNAME"),
+        (
+            {"GROUNDSWELL_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "GROUNDSWELL_SASL_USERNAME": "a"},
+            "GROUNDSWELL_SASL_PASSWORD",
+        ),
+        (
+            {
+                "GROUNDSWELL_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "GROUNDSWELL_SASL_USERNAME": "a",
+                "GROUNDSWELL_SASL_PASSWORD": "b",
+                "GROUNDSWELL_SASL_MECHANISM": "MD5",
+            },
+            "GROUNDSWELL_SASL_MECHANISM",
+        ),
+        (
+            {"GROUNDSWELL_SECURITY_PROTOCOL": "SSL", "GROUNDSWELL_SSL_CAFILE": "/no/ca.pem"},
+            "GROUNDSWELL_SSL_CAFILE",
+        ),
+        ({"GROUNDSWELL_SASL_PASSWORD_FILE": "/no/secret"}, "GROUNDSWELL_SASL_PASSWORD_FILE"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], name: str) -> None:
@@ -49,3 +70,30 @@ def test_config_file_unknown_key(tmp_path: Path) -> None:
     cfg.write_text("windw_s = 120\n")
     with pytest.raises(ConfigError, match="unknown setting 'windw_s'"):
         Settings.from_env({"GROUNDSWELL_CONFIG": str(cfg)})
+
+
+def test_secrets_come_from_files_and_never_show(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-value\n")
+    key = tmp_path / "key"
+    key.write_text("author-key-value")
+    env = {
+        "GROUNDSWELL_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "GROUNDSWELL_SASL_USERNAME": "alice",
+        "GROUNDSWELL_SASL_PASSWORD_FILE": str(secret),
+        "GROUNDSWELL_AUTHOR_KEY_FILE": str(key),
+    }
+    s = Settings.from_env(env)
+    assert (s.sasl_password, s.author_key) == ("s3cret-value", "author-key-value")
+    shown = repr(s) + repr(s.kafka_auth())
+    assert "s3cret" not in shown and "author-key-value" not in shown
+    assert s.kafka_auth().client_options()["sasl_plain_password"] == "s3cret-value"
+
+
+def test_a_bad_ca_file_is_refused_at_start(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate")
+    with pytest.raises(ConfigError, match="GROUNDSWELL_SSL_CAFILE"):
+        Settings.from_env(
+            {"GROUNDSWELL_SECURITY_PROTOCOL": "SSL", "GROUNDSWELL_SSL_CAFILE": str(ca)}
+        )
