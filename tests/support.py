@@ -106,6 +106,7 @@ class LocalBroker:
         self.workdir = workdir / f"node{node_id}"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.node_id = node_id
+        self.client_port = listeners["PLAINTEXT"][1]
         self.props = self.workdir / "server.properties"
         names = ",".join(f"{name}://127.0.0.1:{port}" for name, (_, port) in listeners.items())
         protocols = ",".join(f"{name}:{proto}" for name, (proto, _) in listeners.items())

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,12 @@ from models.scenario import build_demo
 from streams.chain import Stages, backtest, load_regions, relevant_stream
 from streams.demo import KAFKA_SCRIPT
 from streams.files import DumpRecord
-from streams.kafka_admin import ensure_topics
+from streams.kafka_admin import ensure_topics, wait_until_ready
 from streams.kafka_io import dump, replay
+from streams.settings import Settings
 from streams.topics import ALERTS, DEADLETTER, RAW, RELEVANT, topic_specs
-from streams.workers import WorkerProcess
+from streams.workers import WorkerProcess, free_port
+from tests.support import LocalBroker, random_cluster_id
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +89,27 @@ def kafka(action: str) -> None:
 def test_a_fault_gives_the_uninterrupted_alerts_and_counts(
     settings_factory, start_worker, wait_for, tmp_path: Path, fault, moment: str
 ) -> None:
-    settings = settings_factory(partitions=3, commit_interval_s=1.0)
+    _run_through(
+        settings_factory(partitions=3, commit_interval_s=1.0),
+        start_worker,
+        wait_for,
+        tmp_path,
+        fault,
+        moment,
+    )
+
+
+def _run_through(
+    settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
+    wait_for: Callable[..., None],
+    tmp_path: Path,
+    fault: Callable[[WorkerProcess, Callable[[], WorkerProcess]], WorkerProcess],
+    moment: str,
+) -> None:
+    """Replay the demo scenario (one malformed line in it), inject ``fault`` at ``moment``
+    and compare with the uninterrupted run: the same alert events, every relevant post
+    passed on, the malformed line dead-lettered."""
     scenario = build_demo(seed=3)
     regions_file = tmp_path / "regions.geojson"
     regions_file.write_bytes(dumps(scenario.regions))
@@ -97,7 +119,7 @@ def test_a_fault_gives_the_uninterrupted_alerts_and_counts(
     expected = {dumps(a.to_wire()) for a in backtest(stages, lines).alerts}
     relevant = {i.post_id for i in relevant_stream(stages, lines) if not isinstance(i, int)}
 
-    asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
+    asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication))
     asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True))
     first = start_worker(settings, regions_file)
     if moment == "mid-stream":
@@ -121,3 +143,52 @@ def test_a_fault_gives_the_uninterrupted_alerts_and_counts(
     dead = _read(settings.bootstrap, settings.topic(DEADLETTER))
     assert {r.value for r in dead} == {b"{not json"}
     print(f"alert events {len(expected)}, re-sent copies {len(events) - len(expected)}")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[LocalBroker]]:
+    """Three KRaft nodes (each broker and controller) on loopback."""
+    ports = {n: (free_port(), free_port()) for n in (1, 2, 3)}
+    voters = {n: controller for n, (_client, controller) in ports.items()}
+    nodes = [
+        LocalBroker(
+            tmp_path,
+            n,
+            {"PLAINTEXT": ("PLAINTEXT", client), "CONTROLLER": ("PLAINTEXT", controller)},
+            voters,
+            {"min.insync.replicas": "2", "default.replication.factor": "3"},
+        )
+        for n, (client, controller) in ports.items()
+    ]
+    cluster_id = random_cluster_id()
+    for node in nodes:
+        node.format(cluster_id)
+    for node in nodes:
+        node.start()
+    try:
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop(kill=True)
+
+
+def test_a_three_broker_cluster_losing_a_broker_gives_the_uninterrupted_alerts(
+    cluster: list[LocalBroker], start_worker, wait_for, tmp_path: Path
+) -> None:
+    bootstrap = ",".join(f"127.0.0.1:{node.client_port}" for node in cluster)
+    try:
+        deadline = time.monotonic() + 120
+        while asyncio.run(wait_until_ready(bootstrap, 120)) < len(cluster):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    except (TimeoutError, AssertionError):
+        pytest.fail("cluster not ready:\n" + "\n".join(n.log_tail(10) for n in cluster))
+    settings = Settings(
+        bootstrap=bootstrap, app_id="cluster", partitions=3, replication=3, commit_interval_s=1.0
+    )
+
+    def lose_a_broker(first: WorkerProcess, _start: Callable[[], WorkerProcess]) -> WorkerProcess:
+        cluster[1].stop(kill=True)
+        return first
+
+    _run_through(settings, start_worker, wait_for, tmp_path, lose_a_broker, "mid-stream")
