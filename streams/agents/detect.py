@@ -18,17 +18,31 @@ if TYPE_CHECKING:
     from streams.app import Context
 
 STAGE = "detect"
+SAVE_BATCH = 500
+"""Most messages a runner takes before its state is written (and they are acknowledged)."""
 
 
 class RunnerTable:
     """Runners whose state lives in a Faust table under their key, cached in memory while
     the saved ``seq`` matches (a table restored or taken over by a rebalance rebuilds the
-    runner from its saved state)."""
+    runner from its saved state).
 
-    def __init__(self, table: Any, restore: Callable[[str, Any], Runner]) -> None:
+    A runner's state is written to the table in batches, not after every message (it holds
+    every distinct author of its open windows: writing it per message costs the square of
+    an outage's size): when its watermark moves (every zone gets every window's watermark)
+    or after ``batch`` messages. The messages it took since its last save stay
+    unacknowledged until that save, so the committed offsets never run ahead of the saved
+    state: a restarted worker re-reads exactly the messages the table does not hold yet.
+    (Table keys can only be written while handling a message of their own partition.)"""
+
+    def __init__(
+        self, table: Any, restore: Callable[[str, Any], Runner], batch: int = SAVE_BATCH
+    ) -> None:
         self.table = table
         self.restore = restore
+        self.batch = batch
         self.cached: dict[str, tuple[int, Runner]] = {}
+        self.held: dict[str, list[Any]] = {}
 
     def get(self, key: str) -> Runner:
         saved = self.table.get(key) or {}
@@ -38,11 +52,21 @@ class RunnerTable:
             cached = self.cached[key] = (seq, self.restore(key, saved.get("runner")))
         return cached[1]
 
-    def save(self, key: str, runner: Runner) -> None:
-        """Store the runner's state after a message it handled (call after :meth:`get`)."""
-        seq = self.cached[key][0] + 1
-        self.cached[key] = (seq, runner)
-        self.table[key] = {"seq": seq, "runner": runner.to_state()}
+    def hold(self, key: str, event: Any, *, save_now: bool) -> None:
+        """``event`` changed the runner under ``key`` (call after :meth:`get`); save and
+        acknowledge now when ``save_now`` or when the batch is full."""
+        held = self.held.setdefault(key, [])
+        held.append(event)
+        if save_now or len(held) >= self.batch:
+            self.save(key)
+
+    def save(self, key: str) -> None:
+        """Write the runner's state and acknowledge the messages it holds."""
+        seq, runner = self.cached[key]
+        self.cached[key] = (seq + 1, runner)
+        self.table[key] = {"seq": seq + 1, "runner": runner.to_state()}
+        for event in self.held.pop(key, ()):
+            event.ack()
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -58,17 +82,20 @@ def register(app: faust.App, ctx: Context) -> None:
         zone = (event.key or b"").decode("utf-8", "replace")
         if zone not in ctx.stages.zones:
             await reject(ctx, STAGE, InvalidRecord("unknown zone", zone), event)
+            event.ack()
             return
         await handle(ctx, runners, zone, STAGE, event)
 
     @app.agent(ctx.topics[RELEVANT], name=STAGE, concurrency=1)
     async def detect(stream: Any) -> None:
-        await each(ctx, STAGE, stream, step, event_lag=True)
+        await each(ctx, STAGE, stream.noack(), step, event_lag=True)
 
 
 async def handle(ctx: Context, runners: RunnerTable, key: str, stage: str, event: Any) -> None:
-    """One message of a detector's topic: feed the runner stored under ``key``, publish the
-    alerts it closes and save its state; any failure is dead-lettered with its reason."""
+    """One message of a detector's topic (a stream without automatic acknowledgements):
+    feed the runner stored under ``key``, publish the alerts it closes, and hold the message
+    until the runner's state is saved — at once when its watermark moved; any failure is
+    dead-lettered with its reason."""
     from streams.app import reject
 
     try:
@@ -77,9 +104,11 @@ async def handle(ctx: Context, runners: RunnerTable, key: str, stage: str, event
         alerts = runner.on_record(loads(event.value or b""))
     except Redelivered:
         ctx.metrics.redelivered(stage)
+        event.ack()
         return
     except Exception as exc:  # any failure is dead-lettered with its reason
         await reject(ctx, stage, exc, event)
+        event.ack()
         return
     after = runner.clock.current()
     if before is not None and after is not None:
@@ -87,4 +116,4 @@ async def handle(ctx: Context, runners: RunnerTable, key: str, stage: str, event
     for alert in alerts:
         await publish(ctx, stage, alert)
         ctx.metrics.alert(alert, key)
-    runners.save(key, runner)
+    runners.hold(key, event, save_now=after != before or bool(alerts))

@@ -33,4 +33,4 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.topics[GLOBAL], name=STAGE, concurrency=1)
     async def detect_global(stream: Any) -> None:
-        await each(ctx, STAGE, stream, step, event_lag=True)
+        await each(ctx, STAGE, stream.noack(), step, event_lag=True)
