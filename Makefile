@@ -38,14 +38,18 @@ kafka-down: ## Stop the local broker
 demo: setup ## Broker, worker and a bundled outage scenario: alerts on screen
 	$(BIN)/groundswell demo
 
-test: setup system-deps ## Lint, type-check, unit and integration tests (starts and stops the broker)
-	$(MAKE) lint
-	@started=0; \
+# $(call with-broker,COMMANDS): run COMMANDS with the local broker up, stopping it after
+# only if it was started here; the exit status is that of COMMANDS.
+with-broker = started=0; \
 	if ! PYTHON=$(BIN)/python $(KAFKA) status >/dev/null 2>&1; then \
 	  PYTHON=$(BIN)/python $(KAFKA) start || exit 1; started=1; fi; \
-	GROUNDSWELL_REQUIRE_TOOLS=1 $(BIN)/pytest -q; rc=$$?; \
+	( $(1) ); rc=$$?; \
 	if [ $$started = 1 ]; then PYTHON=$(BIN)/python $(KAFKA) stop; fi; \
 	exit $$rc
+
+test: setup system-deps ## Lint, type-check, unit and integration tests (starts and stops the broker)
+	$(MAKE) lint
+	@$(call with-broker,GROUNDSWELL_REQUIRE_TOOLS=1 $(BIN)/pytest -q)
 
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check .
@@ -55,4 +59,8 @@ lint: setup ## ruff and mypy
 bench: setup ## Benchmarks, results written to BENCHMARKS.md
 	$(BIN)/python -m streams.bench --out BENCHMARKS.md
 
-.PHONY: help setup system-deps kafka-up kafka-down demo test lint bench
+soak: setup ## An hour of live posts, then an outage storm, through a worker (not in CI)
+	@$(call with-broker,$(BIN)/python -m streams.soak --minutes $${MINUTES:-60} \
+	  && $(BIN)/python -m streams.soak --storm)
+
+.PHONY: help setup system-deps kafka-up kafka-down demo test lint bench soak

@@ -18,7 +18,7 @@ import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 
-from geo.gazetteer import Gazetteer, PlaceMatch
+from geo.gazetteer import MAX_PLACE_CHARS, Gazetteer, PlaceMatch
 from geo.regions import RegionSet
 from geo.textscan import TextScanner
 from models.errors import ConfigError
@@ -109,7 +109,7 @@ class Locator:
         if post.lon is not None and post.lat is not None:
             return self.locate_point(post.lon, post.lat)
         if post.place and self.gazetteer is not None:
-            found = self._place(post.place)
+            found = self._place(post.place[:MAX_PLACE_CHARS])  # all the gazetteer reads
             if found is not None:
                 return found
         if self.scanner is not None and post.text:
@@ -124,7 +124,7 @@ class Locator:
 
     def locate_place(self, place: str) -> Location:
         """Step 2 alone: the region of a free-text place (cached)."""
-        return self._place(place) or UNLOCATED
+        return self._place(place[:MAX_PLACE_CHARS]) or UNLOCATED
 
     def locate_text(self, text: str) -> Location:
         """Step 3 alone: the region of the one city (or cities in one region) the text

@@ -7,6 +7,8 @@ marks bad *data*, which never stops a stream: it goes to the dead-letter topic w
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GroundswellError(Exception):
     """Root of every error the project raises on purpose."""
@@ -37,3 +39,16 @@ class InvalidRecord(GroundswellError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+def describe(value: Any, limit: int = 80) -> str:
+    """A bad value shown in an error's detail: a scalar by its repr, cut to ``limit``
+    characters; a list or an object by its type and size, since the repr of a hostile
+    one can be huge or nested too deep to print.
+
+    >>> len(describe("x" * 10_000)), describe(-0.0), describe([[[]]]), describe({"a": 1})
+    (80, '-0.0', 'list of 1', 'dict of 1')
+    """
+    if isinstance(value, list | tuple | dict):
+        return f"{type(value).__name__} of {len(value)}"
+    return repr(value[:limit] if isinstance(value, str) else value)[:limit]

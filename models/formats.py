@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from models.errors import InvalidRecord
+from models.errors import InvalidRecord, describe
 from models.records import Post, loads
 
 FORMATS = ("native", "twitter_v1", "twitter_v2", "mastodon")
@@ -30,9 +30,11 @@ _V1_MARKERS = _V1_NOTICES | {"id_str", "user", "full_text", "extended_tweet", "r
 _TWITTER_TIME = "%a %b %d %H:%M:%S %z %Y"
 _EMPTY: Mapping[str, Any] = {}
 
+# a tag never holds "<" (Mastodon escapes it as &lt;): a stray "<" cannot make a match
+# scan to the end of the text again, so markup costs linear time, however hostile
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_PARAGRAPH = re.compile(r"</p>\s*<p(?:\s[^>]*)?>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+_PARAGRAPH = re.compile(r"</p>\s*<p(?:\s[^<>]*)?>", re.IGNORECASE)
+_TAG = re.compile(r"<[^<>]*>")
 
 
 def decode_raw(data: bytes) -> list[Post]:
@@ -120,7 +122,7 @@ def _id(value: Any, key: str) -> str | None:
         return value or None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise InvalidRecord(f"invalid {key}", repr(value)[:80])
+    raise InvalidRecord(f"invalid {key}", describe(value))
 
 
 def _point(value: Any) -> tuple[Any, Any]:
@@ -130,7 +132,7 @@ def _point(value: Any) -> tuple[Any, Any]:
     point = value if isinstance(value, Mapping) else _EMPTY
     coords = point.get("coordinates")
     if point.get("type") != "Point" or not isinstance(coords, list | tuple) or len(coords) != 2:
-        raise InvalidRecord("invalid coordinates", repr(value)[:80])
+        raise InvalidRecord("invalid coordinates", describe(value))
     return coords[0], coords[1]
 
 
@@ -217,7 +219,7 @@ def _v2_tweet(tweet: Any, includes: Mapping[str, dict[str, Mapping[str, Any]]]) 
         raise InvalidRecord("invalid data", type(tweet).__name__)
     refs = tweet.get("referenced_tweets") or []
     if not isinstance(refs, list) or not all(isinstance(r, Mapping) for r in refs):
-        raise InvalidRecord("invalid referenced_tweets", repr(refs)[:80])
+        raise InvalidRecord("invalid referenced_tweets", describe(refs))
     ref_ids = {str(r.get("type")): _id(r.get("id"), "referenced_tweets") for r in refs}
     author_id = _id(tweet.get("author_id"), "author_id")
     user = includes["users"].get(author_id or "", _EMPTY)

@@ -20,11 +20,12 @@ from typing import Any
 
 import orjson
 
-from models.errors import InvalidRecord
+from models.errors import InvalidRecord, describe
 from models.timeutil import MAX_EVENT_MS, MIN_EVENT_MS, iso_from_ms, ms_from_iso
 
 SCHEMA_VERSION = 1
 MAX_TEXT_CHARS = 10_000
+MAX_FIELD_CHARS = 1_000  # any other text field: ids, place, author, language...
 ALERT_STATUSES = ("opened", "updated", "resolved")
 SEVERITIES = ("minor", "major", "critical")
 
@@ -50,8 +51,8 @@ def _req_str(obj: Mapping[str, Any], key: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise InvalidRecord(f"missing {key}", f"{key}={value!r}")
-    return value
+        raise InvalidRecord(f"missing {key}", f"{key}={describe(value)}")
+    return _short(value, key)
 
 
 def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
@@ -61,8 +62,16 @@ def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise InvalidRecord(f"invalid {key}", f"{key}={value!r}")
-    return value or None
+        raise InvalidRecord(f"invalid {key}", f"{key}={describe(value)}")
+    return _short(value, key) or None
+
+
+def _short(value: str, key: str) -> str:
+    """``value`` unless longer than :data:`MAX_FIELD_CHARS` (a hostile id or place would
+    be carried to every topic, key and cache)."""
+    if len(value) > MAX_FIELD_CHARS:
+        raise InvalidRecord(f"{key} too long", f"{len(value)} characters")
+    return value
 
 
 def _opt_float(obj: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
@@ -70,10 +79,10 @@ def _opt_float(obj: Mapping[str, Any], key: str, low: float, high: float) -> flo
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRecord(f"invalid {key}", f"{key}={value!r}")
+        raise InvalidRecord(f"invalid {key}", f"{key}={describe(value)}")
     value = float(value)
     if not math.isfinite(value) or not low <= value <= high:
-        raise InvalidRecord(f"invalid {key}", f"{key}={value!r}")
+        raise InvalidRecord(f"invalid {key}", f"{key}={describe(value)}")
     return value
 
 
@@ -83,21 +92,21 @@ def _str_tuple(obj: Mapping[str, Any], key: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidRecord(f"invalid {key}", f"{key}={value!r}"[:80])
+        raise InvalidRecord(f"invalid {key}", f"{key}={describe(value)}")
     return tuple(value)
 
 
 def _int(obj: Mapping[str, Any], key: str) -> int:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRecord(f"invalid {key}", f"{key}={value!r}")
+        raise InvalidRecord(f"invalid {key}", f"{key}={describe(value)}")
     return value
 
 
 def _float(obj: Mapping[str, Any], key: str) -> float:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidRecord(f"invalid {key}", f"{key}={value!r}")
+        raise InvalidRecord(f"invalid {key}", f"{key}={describe(value)}")
     return float(value)
 
 
@@ -111,16 +120,18 @@ def event_ms(value: Any, key: str = "created_at") -> int:
     elif isinstance(value, int) and not isinstance(value, bool):
         ts = value
     else:
-        raise InvalidRecord(f"missing {key}" if value is None else f"invalid {key}", repr(value))
+        raise InvalidRecord(
+            f"missing {key}" if value is None else f"invalid {key}", describe(value)
+        )
     if not MIN_EVENT_MS <= ts < MAX_EVENT_MS:
-        raise InvalidRecord(f"{key} out of range", repr(value))
+        raise InvalidRecord(f"{key} out of range", describe(value))
     return ts
 
 
 def _check_version(obj: Mapping[str, Any]) -> None:
     version = obj.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        raise InvalidRecord("unsupported schema_version", repr(version))
+        raise InvalidRecord("unsupported schema_version", describe(version))
 
 
 def _mapping(obj: Any) -> Mapping[str, Any]:
@@ -170,7 +181,7 @@ class Post:
         _check_version(obj)
         text = obj.get("text")
         if not isinstance(text, str):
-            raise InvalidRecord("missing text" if text is None else "invalid text", repr(text)[:80])
+            raise InvalidRecord("missing text" if text is None else "invalid text", describe(text))
         if len(text) > MAX_TEXT_CHARS:
             raise InvalidRecord("text too long", f"{len(text)} characters")
         lon = _opt_float(obj, "lon", -180.0, 180.0)
@@ -179,7 +190,7 @@ class Post:
             raise InvalidRecord("invalid coordinates", "lon and lat must come together")
         is_repost = obj.get("is_repost", False)
         if not isinstance(is_repost, bool):
-            raise InvalidRecord("invalid is_repost", repr(is_repost))
+            raise InvalidRecord("invalid is_repost", describe(is_repost))
         return cls(
             id=_req_str(obj, "id"),
             text=text,
@@ -266,7 +277,13 @@ class Watermark:
     def from_wire(cls, obj: Any) -> Watermark:
         obj = _mapping(obj)
         _check_version(obj)
-        return cls(source=str(obj.get("source", "")), watermark_ms=_int(obj, "watermark_ms"))
+        source = obj.get("source", "")
+        if not isinstance(source, str):
+            raise InvalidRecord("invalid source", f"source={describe(source)}")
+        ms = _int(obj, "watermark_ms")
+        if not MIN_EVENT_MS <= ms < MAX_EVENT_MS:  # else it closes centuries of windows
+            raise InvalidRecord("watermark_ms out of range", str(ms))
+        return cls(source=_short(source, "source"), watermark_ms=ms)
 
     @staticmethod
     def is_watermark(obj: Any) -> bool:
@@ -376,8 +393,8 @@ class Alert:
             status=_req_str(obj, "status"),
             severity=_req_str(obj, "severity"),
             category=_req_str(obj, "category"),
-            region_ids=tuple(str(r) for r in obj.get("region_ids") or ()),
-            region_names=tuple(str(r) for r in obj.get("region_names") or ()),
+            region_ids=_str_tuple(obj, "region_ids"),
+            region_names=_str_tuple(obj, "region_names"),
             geometry=geometry,
             window_start_ms=event_ms(obj.get("window_start"), "window_start"),
             window_end_ms=event_ms(obj.get("window_end"), "window_end"),
@@ -388,5 +405,5 @@ class Alert:
             score=_float(obj, "score"),
             p_value=_float(obj, "p_value"),
             distinct_authors=_int(obj, "distinct_authors"),
-            sample_post_ids=tuple(str(s) for s in obj.get("sample_post_ids") or ()),
+            sample_post_ids=_str_tuple(obj, "sample_post_ids"),
         )

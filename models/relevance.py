@@ -77,6 +77,10 @@ ROLES = {
 }
 LANGID_KEYS = ("scripts", "stopwords", "letters")  # the keys of a lexicon's [langid] table
 NEGATION_WINDOW = 2  # a negator acts on a problem term at most this many words later
+MAX_MATCHES = 128
+"""Lexicon and brand matches read per post, in text order: a post naming more terms
+than this is decided on its first ones, so that the rule's work stays bounded on a
+hostile text (thousands of matches in 10,000 characters)."""
 
 _LANG_RE = re.compile(r"[a-z]{2,3}")
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -216,8 +220,8 @@ def _arabic(c: str) -> bool:
 def _after_proclitics(norm: str, start: int) -> bool:
     """True if the word holding ``start`` begins with at most two proclitics before it."""
     i = start
-    while i > 0 and _joins(norm[i - 1]):
-        i -= 1
+    while i > 0 and start - i <= _MAX_PROCLITICS and _joins(norm[i - 1]):
+        i -= 1  # no further than a proclitic too many: a word may be 10,000 letters long
     return start - i <= _MAX_PROCLITICS and all(c in _PROCLITICS for c in norm[i:start])
 
 
@@ -986,10 +990,12 @@ class RelevanceClassifier:
         found: list[tuple[int, int, tuple[str, ...]]],
     ) -> None:
         """Add to ``hits`` the lexicon matches counting in language ``li`` and to
-        ``found`` the brand-name matches."""
+        ``found`` the brand-name matches, up to :data:`MAX_MATCHES` in all."""
         last = len(norm) - 1
         joins = _JOINS
         for end, term in automaton.iter(norm):
+            if len(hits) + len(found) >= MAX_MATCHES:
+                break
             start = end - term.size + 1
             # inline _joins() for the BMP: most matches of short terms are inside words
             glued_left = glued_right = False

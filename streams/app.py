@@ -23,6 +23,11 @@ from streams.topics import ALERTS, DEADLETTER, GLOBAL, GLOBAL_PARTITIONS, NORMAL
 
 log = logging.getLogger("groundswell")
 
+MAX_STATE_BYTES = 64 << 20
+"""Largest message a worker sends: a detector's saved state holds every distinct author of
+its open windows, megabytes during an outage storm (its changelog topic allows as much)."""
+STATE_TOPIC_CONFIG = {"max.message.bytes": str(MAX_STATE_BYTES)}
+
 
 @dataclass(frozen=True)
 class Partitions:
@@ -92,6 +97,7 @@ def create_app(
         broker_commit_interval=settings.commit_interval_s,
         producer_linger_ms=5,  # batch sends: one produce request per message is the bottleneck
         producer_max_batch_size=262_144,
+        producer_max_request_size=MAX_STATE_BYTES,
         broker_credentials=credentials(settings.kafka_auth()),
     )
     counts = {

@@ -69,7 +69,8 @@ class ThroughputRun:
         return self.pipeline_per_s / self.raw_consume_per_s
 
 
-def _fresh(base: Settings, **kw: object) -> Settings:
+def fresh_settings(base: Settings, **kw: object) -> Settings:
+    """``base`` on a fresh topic prefix and consumer group."""
     tag = uuid.uuid4().hex[:8]
     return base.with_overrides(topic_prefix=f"bench-{tag}.", app_id=f"bench-{tag}", **kw)
 
@@ -101,7 +102,7 @@ async def raw_consume_rate(bootstrap: str, topic: str) -> tuple[int, float]:
         await consumer.stop()
 
 
-async def _lags(
+async def group_lags(
     admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str, topics: list[str]
 ) -> tuple[int, dict[str, int]]:
     """(committed messages on ``topics[0]``, remaining lag per topic) of ``group``."""
@@ -134,7 +135,7 @@ async def _drain_time(settings: Settings, workers: list[WorkerProcess], timeout_
             for w in workers:
                 if not w.alive():
                     raise RuntimeError(f"worker died:\n{w.tail_log()}")
-            done_first, lag = await _lags(admin, consumer, settings.app_id, topics)
+            done_first, lag = await group_lags(admin, consumer, settings.app_id, topics)
             now = time.perf_counter()
             if t0 is None and done_first > 0:
                 t0 = now
@@ -149,7 +150,7 @@ async def _drain_time(settings: Settings, workers: list[WorkerProcess], timeout_
 
 def throughput(base: Settings, lines: list[bytes], workers: int, workdir: Path) -> ThroughputRun:
     """One run: fresh topics, the backlog produced, raw consume, then ``workers`` workers."""
-    settings = _fresh(base, commit_interval_s=0.5)
+    settings = fresh_settings(base, commit_interval_s=0.5)
     names = [settings.topic(t) for t in ALL]
     procs: list[WorkerProcess] = []
     try:
@@ -259,7 +260,7 @@ async def _collect_alerts(settings: Settings, stop: asyncio.Event) -> list[float
 
 def latency(base: Settings, rate_per_s: int, seconds: float, workdir: Path) -> LatencyRun:
     """Steady ``rate_per_s`` for ``seconds`` with bursts; event-to-alert latency of alerts."""
-    settings = _fresh(base, window_s=10, lateness_s=0, warmup_windows=3, resolve_windows=1)
+    settings = fresh_settings(base, window_s=10, lateness_s=0, warmup_windows=3, resolve_windows=1)
     scenario = build_demo(seed=1)
     regions_file = workdir / "regions.geojson"
     regions_file.write_bytes(dumps(scenario.regions))
@@ -305,7 +306,7 @@ def memory(
     """(regions, peak worker RSS in MiB) once one worker drained ``lines`` on a region set."""
     from streams.chain import load_regions
 
-    settings = _fresh(base, regions=regions_spec, commit_interval_s=0.5)
+    settings = fresh_settings(base, regions=regions_spec, commit_interval_s=0.5)
     n_regions = len(load_regions(settings))
     names = [settings.topic(t) for t in ALL]
     proc = None

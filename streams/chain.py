@@ -8,10 +8,8 @@ through Kafka and ``groundswell backtest`` on the same file give the same alerts
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from geo.adjacency import load_topology
@@ -24,6 +22,7 @@ from models.detect import DetectorConfig, ZoneDetector
 from models.errors import GroundswellError, InvalidRecord
 from models.formats import load_raw, normalize_raw
 from models.global_detect import GlobalDetector
+from models.privacy import pseudonym, redact
 from models.records import Alert, Post, RelevantPost, Watermark, dumps
 from models.relevance import Brands, Lexicon, RelevanceClassifier
 from models.scenario import build_demo
@@ -103,8 +102,12 @@ class Stages:
 
     def author_hash(self, post: Post) -> str:
         """Keyed hash of the author (or of the post id when the author is unknown)."""
-        who = post.author or f"post:{post.id}"
-        return hmac.new(self._author_key, who.encode(), hashlib.sha256).hexdigest()[:16]
+        return pseudonym(self._author_key, post.author or f"post:{post.id}")
+
+    def origin(self) -> Origin:
+        """The first stage for one input partition, authors pseudonymised with this key
+        and contact details masked."""
+        return Origin(self.lateness_ms, self.window_ms, self._author_key)
 
     def relevant(self, post: Post) -> RelevantPost | None:
         """Classify and locate one post; None when it is not a network complaint."""
@@ -197,13 +200,44 @@ class Normalized:
     tick_ms: int | None = None
 
 
-class Origin:
-    """The first stage for one input partition: decode, drop late posts, emit watermarks."""
+MAX_AHEAD_MS = 86_400_000
+"""How far past the latest event time of its partition a post may lie on its own: one
+further ahead is refused ("too far ahead") unless the post just before it is as far
+ahead too. A lone post dated decades ahead would otherwise move the watermark there:
+every later post would be late and each detector would close every window up to it. A
+real jump in time (a feed back after a day's gap) costs its first post only."""
 
-    def __init__(self, lateness_ms: int, window_ms: int) -> None:
+
+class Origin:
+    """The first stage for one input partition: decode; with ``author_key``, replace each
+    author by its keyed pseudonym and mask phone numbers and e-mail addresses in the text
+    (no handle or contact detail travels further, dead letters of refused posts included,
+    so the posts an alert's sample ids point to carry none); drop late posts and lone posts
+    far ahead (:data:`MAX_AHEAD_MS`); emit watermarks."""
+
+    def __init__(self, lateness_ms: int, window_ms: int, author_key: bytes | None = None) -> None:
+        self.author_key = author_key
         self.clock = OriginClock(lateness_ms)
         self.gate = TickGate(window_ms)
         self.latest_ms: int | None = None
+        self.previous_ms: int | None = None  # event time of the last post, kept or not
+
+    def _reason(self, post: Post) -> tuple[str, str] | None:
+        """Why ``post`` is refused (reason, detail), or None when it is kept."""
+        at, previous = post.created_at_ms, self.previous_ms
+        self.previous_ms = at
+        latest = self.latest_ms
+        alone = previous is None or abs(at - previous) > MAX_AHEAD_MS
+        if latest is not None and at > latest + MAX_AHEAD_MS and alone:
+            return "too far ahead", f"{at - latest} ms after the latest post"
+        if not self.clock.observe(at):
+            return "late", f"before watermark {self.clock.watermark_ms}"
+        return None
+
+    @staticmethod
+    def _private(post: Post, key: bytes) -> Post:
+        author = None if post.author is None else pseudonym(key, post.author)
+        return replace(post, author=author, text=redact(post.text))
 
     def finish(self) -> int | None:
         """End of input: flush to the latest event time seen, as ``replay`` does at the end
@@ -220,12 +254,14 @@ class Origin:
                 self.clock.flush(Watermark.from_wire(obj).watermark_ms)
             else:
                 for post in normalize_raw(obj):
-                    if self.clock.observe(post.created_at_ms):
+                    if self.author_key is not None:
+                        post = self._private(post, self.author_key)
+                    refused = self._reason(post)
+                    if refused is None:
                         out.posts.append(post)
                         self.latest_ms = max(post.created_at_ms, self.latest_ms or 0)
                     else:
-                        detail = f"before watermark {self.clock.watermark_ms}"
-                        out.rejected.append(("late", detail, dumps(post.to_wire())))
+                        out.rejected.append((*refused, dumps(post.to_wire())))
         except InvalidRecord as exc:
             out.rejected.append((exc.reason, exc.detail, data))
         out.tick_ms = self.gate.offer(self.clock.watermark_ms)
@@ -326,7 +362,7 @@ def relevant_stream(
     partition; at the end the watermark is flushed to the latest event time seen, exactly
     as ``groundswell replay`` does through Kafka. ``counts`` is filled in on the way."""
     counts = counts if counts is not None else BacktestResult(alerts=[])
-    origin = Origin(stages.lateness_ms, stages.window_ms)
+    origin = stages.origin()
     items: Stream = []
     for line in lines:
         counts.lines += 1

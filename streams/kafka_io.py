@@ -16,8 +16,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tqdm import tqdm
 
 from models.errors import InvalidRecord
-from models.formats import decode_raw
 from models.records import Watermark, dumps
+from models.timeutil import MAX_EVENT_MS
+from streams.chain import Origin
 from streams.files import DumpRecord
 from streams.kafka_admin import PLAINTEXT
 from streams.settings import KafkaAuth
@@ -42,10 +43,12 @@ async def replay(
 ) -> ReplayStats:
     """Send file lines to ``topic`` in order; ``speed`` paces by event time (None: max).
 
-    Raw lines keep their order and get their post's event time as the message timestamp;
-    dump lines keep key, timestamp, headers and (for unkeyed messages) partition. With
-    ``flush``, a watermark at the latest event time is sent to every partition at the
-    end, so downstream windows close exactly as ``groundswell backtest`` closes them.
+    Raw lines keep their order and get their post's event time as the message timestamp
+    (never later than now: brokers refuse timestamps ahead of their clock); dump lines keep
+    key, timestamp, headers and (for unkeyed messages) partition. With ``flush``, a
+    watermark at the latest event time the workers accept (a lone post far ahead does not
+    count) is sent to every partition at the end, so downstream windows close exactly as
+    ``groundswell backtest`` closes them.
     """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -64,6 +67,9 @@ async def replay(
         n = len(parts)
         first_event: int | None = None
         last_ts: int | None = None
+        # the workers' rule for which posts move time (none late here): the flush goes to
+        # the latest post they keep, as the backtest's does
+        origin = Origin(MAX_EVENT_MS, 1)
         pending = []
         for i, line in enumerate(
             tqdm(lines, total=total, unit="msg", disable=None, desc=f"replay {topic}")
@@ -75,10 +81,8 @@ async def replay(
                 partition = None if key is not None else rec.partition % n
             else:
                 key, value, headers, partition = None, line, [], parts[i % n]
-                try:
-                    ts = max(p.created_at_ms for p in decode_raw(line))
-                except InvalidRecord:
-                    ts = last_ts
+                kept = origin.process(line).posts
+                ts = max((p.created_at_ms for p in kept), default=last_ts)
             if ts is not None:
                 last_ts = ts
                 stats.watermark_ms = max(ts, stats.watermark_ms or ts)
@@ -93,7 +97,7 @@ async def replay(
                     value=value,
                     key=key,
                     partition=partition,
-                    timestamp_ms=ts,
+                    timestamp_ms=_not_ahead(ts),
                     headers=headers or None,
                 )
             )
@@ -106,7 +110,7 @@ async def replay(
             for p in parts:
                 pending.append(
                     await producer.send(
-                        topic, value=mark, partition=p, timestamp_ms=stats.watermark_ms
+                        topic, value=mark, partition=p, timestamp_ms=_not_ahead(stats.watermark_ms)
                     )
                 )
         await asyncio.gather(*pending)
@@ -114,6 +118,11 @@ async def replay(
         await producer.stop()
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def _not_ahead(ts_ms: int | None) -> int | None:
+    """A message timestamp no later than the wall clock."""
+    return None if ts_ms is None else min(ts_ms, int(time.time() * 1000))
 
 
 async def _consume(

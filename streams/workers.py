@@ -82,12 +82,19 @@ class WorkerProcess:
 
     def peak_rss_mb(self) -> float | None:
         """Peak resident memory of the worker so far (Linux ``VmHWM``), in MiB."""
+        return self._status_mb("VmHWM:")
+
+    def rss_mb(self) -> float | None:
+        """Resident memory of the worker now (Linux ``VmRSS``), in MiB."""
+        return self._status_mb("VmRSS:")
+
+    def _status_mb(self, field: str) -> float | None:
         try:
             status = Path(f"/proc/{self.proc.pid}/status").read_text()
         except OSError:
             return None
         for line in status.splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
         return None
 

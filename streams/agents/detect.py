@@ -70,9 +70,14 @@ class RunnerTable:
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import each, reject
+    from streams.app import STATE_TOPIC_CONFIG, each, reject
 
-    table = app.Table("zone-state", default=dict, partitions=ctx.partitions.relevant)
+    table = app.Table(
+        "zone-state",
+        default=dict,
+        extra_topic_configs=STATE_TOPIC_CONFIG,
+        partitions=ctx.partitions.relevant,
+    )
     runners = ctx.runners[STAGE] = RunnerTable(
         table,
         lambda zone, state: Runner.restore_zone(ctx.stages, zone, ctx.partitions.normalized, state),

@@ -20,9 +20,14 @@ STAGE = "global"
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import each
+    from streams.app import STATE_TOPIC_CONFIG, each
 
-    table = app.Table("global-state", default=dict, partitions=GLOBAL_PARTITIONS)
+    table = app.Table(
+        "global-state",
+        default=dict,
+        extra_topic_configs=STATE_TOPIC_CONFIG,
+        partitions=GLOBAL_PARTITIONS,
+    )
     runners = ctx.runners[STAGE] = RunnerTable(
         table,
         lambda _key, state: Runner.restore_global(ctx.stages, ctx.partitions.normalized, state),

@@ -26,7 +26,7 @@ def register(app: faust.App, ctx: Context) -> None:
         part = event.message.partition
         origin = origins.get(part)
         if origin is None:
-            origin = origins[part] = Origin(ctx.stages.lateness_ms, ctx.stages.window_ms)
+            origin = origins[part] = ctx.stages.origin()
         out = origin.process(event.value or b"")
         for reason, detail, data in out.rejected:
             await dead_letter(ctx, STAGE, reason, detail, data, event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,10 +12,11 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
+from models.privacy import pseudonym
 from models.records import Alert, Post, RelevantPost, Watermark, dumps, loads
 from streams.agents import classify, detect, global_, normalize
 from streams.app import Context, Partitions, bytes_topic
-from streams.chain import Stages, load_regions
+from streams.chain import Origin, Stages, load_regions
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.topics import ALERTS, DEADLETTER, GLOBAL, NORMALIZED, RAW, RELEVANT
@@ -66,7 +68,8 @@ def metric(ctx: Context, name: str, **labels: str) -> float | None:
 
 
 async def test_normalize_agent_forwards_rejects_and_ticks(app: faust.App) -> None:
-    ctx = _context(app, SimpleNamespace(lateness_ms=60_000, window_ms=300_000), RAW)
+    stages = SimpleNamespace(origin=lambda: Origin(60_000, 300_000, b"key"))
+    ctx = _context(app, stages, RAW)
     normalize.register(app, ctx)
     agent = app.agents["normalize"]
     good = Post("p1", "no signal", T + 400_000, author="u1")
@@ -76,7 +79,9 @@ async def test_normalize_agent_forwards_rejects_and_ticks(app: faust.App) -> Non
         old = Post("p0", "no signal", T, author="u2")  # far behind the watermark: late
         await a.put(dumps(old.to_wire()), partition=1)
     (sent,) = outputs(ctx, NORMALIZED)[:1]
-    assert sent["key"] == b"p1" and Post.from_wire(loads(sent["value"])) == good
+    assert sent["key"] == b"p1" and Post.from_wire(loads(sent["value"])) == replace(
+        good, author=pseudonym(b"key", "u1")
+    )
     ticks = [loads(s["value"]) for s in outputs(ctx, NORMALIZED)[1:]]
     assert [s["partition"] for s in outputs(ctx, NORMALIZED)[1:]] == [0, 1, 2]
     assert all(Watermark.from_wire(t) == Watermark("1", T + 300_000) for t in ticks)

@@ -8,7 +8,9 @@ import pytest
 
 from models.records import Alert, Post, RelevantPost, dumps
 from streams.chain import (
+    MAX_AHEAD_MS,
     Detection,
+    Origin,
     Runner,
     Stages,
     ZoneDetectors,
@@ -141,3 +143,43 @@ def test_a_missing_history_file_is_a_setting_error(tmp_path) -> None:
 
     with pytest.raises(ConfigError, match="GROUNDSWELL_HISTORY"):
         Settings(history=str(tmp_path / "nope.jsonl"))
+
+
+def _native(pid: str, at_ms: int) -> bytes:
+    return dumps(Post(pid, "no signal", at_ms).to_wire())
+
+
+def test_a_lone_post_far_ahead_is_refused_and_moves_nothing() -> None:
+    origin = Origin(60_000, W)
+    assert origin.process(_native("a", T)).posts
+    future = origin.process(_native("b", 4_102_444_799_999))  # 2099-12-31, a valid time
+    assert [r[0] for r in future.rejected] == ["too far ahead"]
+    assert future.tick_ms is None and origin.clock.watermark_ms == T - 60_000
+    assert origin.process(_native("c", T + 1_000)).posts  # the stream goes on, not late
+    assert origin.clock.watermark_ms == T + 1_000 - 60_000
+
+
+def test_a_jump_in_time_costs_its_first_post() -> None:
+    origin = Origin(60_000, W)
+    origin.process(_native("a", T))
+    later = T + 2 * MAX_AHEAD_MS  # the feed is back two days later
+    assert origin.process(_native("b", later)).rejected
+    kept = origin.process(_native("c", later + 1_000))
+    assert [p.id for p in kept.posts] == ["c"]
+    assert kept.tick_ms == later - W  # the watermark follows: 59 s before ``later``, quantised
+
+
+def test_authors_and_contact_details_are_masked_at_normalization() -> None:
+    settings = Settings(author_key="k1")
+    stages = Stages(settings, load_regions(settings))
+    origin = stages.origin()
+    text = "no signal, call +39 347 123 4567 or alice@example.com"
+    raw = dumps(Post("p1", text, T, author="@alice").to_wire())
+    (kept,) = origin.process(raw).posts
+    assert kept.author is not None and "alice" not in kept.author and len(kept.author) == 16
+    assert kept.text == "no signal, call [phone] or [email]"
+    late = origin.process(dumps(Post("p0", "no signal", T - W, author="@bob").to_wire()))
+    (reason, _detail, data) = late.rejected[0]
+    assert reason == "late" and b"bob" not in data
+    other = Stages(Settings(author_key="k2"), stages.regions).origin()
+    assert other.process(raw).posts[0].author != kept.author  # the key matters

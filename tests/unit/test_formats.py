@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from models.formats import decode_raw, detect_format, normalize_raw
 from models.records import Post
 
 T0 = 1_708_594_200_000  # 2024-02-22T09:30:00Z, a Thursday
+NESTED = orjson.loads(b'{"a":' * 1_000 + b"null" + b"}" * 1_000)
 
 NATIVE: dict[str, Any] = {
     "id": "gs-0001",
@@ -420,10 +422,25 @@ BASE = {"id": "1", "text": "no signal", "created_at": T0}
         ({"status": "ok", "posts": 3}, "unknown format"),
         ({1: "x"}, "unknown format"),
         ({"id", "text"}, "not an object"),
+        # values nested 1,000 deep are described in the detail, not printed
+        (changed(TWITTER_V1, coordinates=NESTED), "invalid coordinates"),
+        (changed(TWITTER_V1, in_reply_to_status_id_str=NESTED), "invalid in_reply_to_status_id"),
+        ({"data": [{"id": "1", "referenced_tweets": NESTED}]}, "invalid referenced_tweets"),
+        (changed(MASTODON, in_reply_to_id=NESTED), "invalid in_reply_to_id"),
+        (changed(BASE, id=NESTED), "missing id"),
     ],
 )
 def test_normalize_raw_rejects(obj: Any, expected: str) -> None:
     assert reason(obj) == expected
+
+
+@pytest.mark.parametrize("markup", ["<", "<br", "<p ", "</p><p ", "<a href='x' "])
+def test_mastodon_markup_costs_linear_time(markup: str) -> None:
+    # a tag never holds "<": 200,000 stray ones would otherwise take minutes to strip
+    obj = changed(MASTODON, content=markup * (200_000 // len(markup)))
+    started = time.perf_counter()
+    assert reason(obj) == "text too long"
+    assert time.perf_counter() - started < 1.0
 
 
 def test_huge_int_from_python_is_invalid_record() -> None:

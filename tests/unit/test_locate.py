@@ -9,7 +9,7 @@ import pytest
 from gazetteer_data import city
 from shapely.geometry import box
 
-from geo.gazetteer import Gazetteer
+from geo.gazetteer import MAX_PLACE_CHARS, Gazetteer
 from geo.locate import UNLOCATED, Location, Locator
 from geo.regions import Region, RegionSet
 from models.errors import ConfigError
@@ -117,6 +117,15 @@ def test_place_results_are_cached(gazetteer: Gazetteer) -> None:
     loc = Locator(grid(), gazetteer)
     first = loc.locate(post(place="Beta"))
     assert loc.locate(post(place="Beta")) is first
+
+
+def test_place_cache_keys_are_what_the_gazetteer_reads(gazetteer: Gazetteer) -> None:
+    # the gazetteer reads MAX_PLACE_CHARS of a place: longer texts that differ only past
+    # them share one cache entry, so the cache cannot grow by a kilobyte a post
+    loc = Locator(grid(), gazetteer)
+    head = "Beta, Italy " + "x" * MAX_PLACE_CHARS
+    assert {loc.locate(post(place=head + tail)) for tail in "abc"} == {loc.locate_place(head + "d")}
+    assert loc._place.cache_info().currsize == 1
 
 
 def test_bad_settings_are_config_errors(gazetteer: Gazetteer) -> None:

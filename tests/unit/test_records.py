@@ -6,6 +6,7 @@ from models.errors import InvalidRecord
 from models.records import Alert, Post, RelevantPost, Ticket, Watermark, dumps, loads
 
 T = 1_708_594_200_000
+NESTED = loads(b"[" * 1_000 + b"]" * 1_000)
 
 
 def _alert(**kw: object) -> Alert:
@@ -71,6 +72,22 @@ def test_wire_round_trip(record: object) -> None:
         ),
         ({"id": "1", "text": "x" * 10_001, "created_at": T}, "text too long"),
         ([1, 2], "not an object"),
+        # hostile sizes: a field longer than any id, place or name is refused, not carried
+        ({"id": "7" * 1_001, "text": "x", "created_at": T}, "id too long"),
+        ({"id": "1", "text": "x", "created_at": T, "place": "Roma " * 201}, "place too long"),
+        ({"id": "1", "text": "x", "created_at": T, "author": "a" * 1_001}, "author too long"),
+        # a value nested 1,000 deep (JSON allows 1,024) is described, not printed: its repr
+        # would raise RecursionError, which no stage expects
+        ({"id": NESTED, "text": "x", "created_at": T}, "missing id"),
+        ({"id": "1", "text": NESTED, "created_at": T}, "invalid text"),
+        ({"id": "1", "text": "x", "created_at": NESTED}, "invalid created_at"),
+        ({"id": "1", "text": "x", "created_at": T, "lon": NESTED, "lat": 1}, "invalid lon"),
+        ({"id": "1", "text": "x", "created_at": T, "place": NESTED}, "invalid place"),
+        ({"id": "1", "text": "x", "created_at": T, "is_repost": NESTED}, "invalid is_repost"),
+        (
+            {"id": "1", "text": "x", "created_at": T, "schema_version": NESTED},
+            "unsupported schema_version",
+        ),
     ],
 )
 def test_invalid_posts_have_reasons(obj: object, reason: str) -> None:
@@ -84,6 +101,15 @@ def test_ticket_needs_a_place() -> None:
         Ticket.from_wire({"id": "T", "opened_at": T})
 
 
+def test_alert_lists_are_lists_of_strings() -> None:
+    wire = _alert().to_wire()
+    for key in ("region_ids", "region_names", "sample_post_ids"):
+        for bad in (NESTED, "R1", [1]):  # a deep one was printed whole: RecursionError
+            with pytest.raises(InvalidRecord) as err:
+                Alert.from_wire({**wire, key: bad})
+            assert err.value.reason == f"invalid {key}"
+
+
 def test_alert_status_checked() -> None:
     with pytest.raises(InvalidRecord, match="invalid status"):
         _alert(status="maybe")
@@ -93,3 +119,28 @@ def test_dumps_is_canonical() -> None:
     assert dumps({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
     with pytest.raises(InvalidRecord, match="invalid json"):
         loads(b"{nope")
+
+
+@pytest.mark.parametrize(
+    ("obj", "reason"),
+    [
+        # a watermark in 9999 (or at 2**64 - 1) would make every detector close each window
+        # up to it, one by one: the stream would stall for good
+        (
+            {"kind": "watermark", "source": "0", "watermark_ms": 253_402_300_799_999},
+            "watermark_ms out of range",
+        ),
+        (
+            {"kind": "watermark", "source": "0", "watermark_ms": 2**64 - 1},
+            "watermark_ms out of range",
+        ),
+        ({"kind": "watermark", "source": "0", "watermark_ms": -1}, "watermark_ms out of range"),
+        ({"kind": "watermark", "source": "0", "watermark_ms": 1.7e12}, "invalid watermark_ms"),
+        ({"kind": "watermark", "source": NESTED, "watermark_ms": T}, "invalid source"),
+        ({"kind": "watermark", "source": "0" * 1_001, "watermark_ms": T}, "source too long"),
+    ],
+)
+def test_invalid_watermarks_have_reasons(obj: object, reason: str) -> None:
+    with pytest.raises(InvalidRecord) as err:
+        Watermark.from_wire(obj)
+    assert err.value.reason == reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from models.records import Post, RelevantPost
 from models.relevance import (
     ANY_SERVICE,
     CATEGORIES,
+    MAX_MATCHES,
     TECH_TAGS,
     Brand,
     Brands,
@@ -1066,3 +1068,23 @@ def test_classify_lexicon_soup_never_raises(clf: RelevanceClassifier, words: lis
     assert 0.0 <= r.score <= 1.0
     assert r.relevant == (r.category is not None)
     assert all(term in _WORDS for term in r.terms)
+
+
+# --- hostile text --------------------------------------------------------------------------
+
+
+def test_hostile_texts_cost_bounded_time(clf: RelevanceClassifier) -> None:
+    # Thousands of matches in 10,000 characters are read up to MAX_MATCHES (the rule's
+    # work grows with the square of the matches), and an Arabic word of 10,000 letters is
+    # not walked back letter by letter for its proclitics at every match inside it.
+    floods = ["no signal ", "@Verizon @ATT ", "没有信号 北京", "بداتا", "بنت"]
+    started = time.perf_counter()
+    for _ in range(3):
+        for flood in floods:
+            clf.classify_text((flood * 10_000)[:10_000])
+    assert time.perf_counter() - started < 0.3
+
+
+def test_a_long_text_is_decided_on_its_first_matches(clf: RelevanceClassifier) -> None:
+    assert clf.classify_text("no signal " + "wifi ok " * 10).relevant
+    assert not clf.classify_text("wifi ok " * (MAX_MATCHES + 1) + "no signal").relevant
