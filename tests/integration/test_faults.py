@@ -138,6 +138,7 @@ def _run_through(
     wait_for(all_in, 180, f"{len(expected)} alerts after the fault", survivor)
     events = [dumps(loads(v)) for v in got]
     assert set(events) == expected
+    assert len(events) == len(expected), "an alert event was sent twice"
     sent_on = [loads(r.value or b"") for r in _read(settings.bootstrap, settings.topic(RELEVANT))]
     assert {p["post_id"] for p in sent_on if "post_id" in p} == relevant
     dead = _read(settings.bootstrap, settings.topic(DEADLETTER))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,29 @@ def test_bad_setting_stops_with_its_name(
     monkeypatch.setenv("GROUNDSWELL_MIN_AUTHORS", "0")
     assert main(["backtest", "x.jsonl", "--out", str(tmp_path / "o")]) == 2
     assert "GROUNDSWELL_MIN_AUTHORS" in capsys.readouterr().err
+
+
+def test_a_worker_stops_naming_an_unreachable_broker_after_its_timeout(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GROUNDSWELL_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("GROUNDSWELL_METRICS_PORT", "0")
+    started = time.monotonic()
+    assert main(["worker", "--connect-timeout", "1.5"]) == 2
+    assert time.monotonic() - started < 30  # a timeout, not a hang
+    err = capsys.readouterr().err
+    assert "GROUNDSWELL_BOOTSTRAP" in err and "not ready after 1.5 s" in err
+
+
+def test_a_taken_metrics_port_stops_a_worker_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("GROUNDSWELL_METRICS_PORT", str(taken.getsockname()[1]))
+        assert main(["worker", "--connect-timeout", "1"]) == 2
+    assert "GROUNDSWELL_METRICS_PORT" in capsys.readouterr().err
 
 
 def test_missing_region_file_is_a_configuration_error(
