@@ -55,6 +55,11 @@ class Metrics:
         def gauge(name: str, doc: str, labels: tuple[str, ...]) -> Gauge:
             return Gauge(name, doc, labels, namespace=NS, registry=registry)
 
+        def histogram(
+            name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]
+        ) -> Histogram:
+            return Histogram(name, doc, labels, namespace=NS, registry=registry, buckets=buckets)
+
         self._consumed = counter(
             "stage_messages_consumed_total", "Messages taken from a stage's topic", ("stage",)
         )
@@ -83,21 +88,17 @@ class Metrics:
             "Alert events by status, category, severity and zone",
             ("status", "category", "severity", "zone"),
         )
-        self._latency = Histogram(
+        self._latency = histogram(
             "stage_processing_seconds",
             "Time to handle one message, per stage",
             ("stage",),
-            namespace=NS,
-            registry=registry,
-            buckets=STAGE_BUCKETS,
+            STAGE_BUCKETS,
         )
-        self._event_lag = Histogram(
+        self._event_lag = histogram(
             "detect_event_lag_seconds",
             "Wall clock minus event time of each message at detection",
             ("detector",),
-            namespace=NS,
-            registry=registry,
-            buckets=LAG_BUCKETS,
+            LAG_BUCKETS,
         )
         self._lag = gauge(
             "kafka_consumer_lag_messages",
@@ -115,13 +116,8 @@ class Metrics:
         self._delivery = counter(
             "delivery_attempts_total", "Alert delivery attempts by outcome", ("sink", "outcome")
         )
-        self._delivery_time = Histogram(
-            "delivery_seconds",
-            "Time of one alert delivery attempt",
-            ("sink",),
-            namespace=NS,
-            registry=registry,
-            buckets=DELIVERY_BUCKETS,
+        self._delivery_time = histogram(
+            "delivery_seconds", "Time of one alert delivery attempt", ("sink",), DELIVERY_BUCKETS
         )
 
     def consumed(self, stage: str) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -20,6 +18,7 @@ from streams.kafka_admin import ensure_topics
 from streams.kafka_io import replay
 from streams.topics import RAW, topic_specs
 from streams.workers import free_port
+from tests.support import serving
 
 pytestmark = pytest.mark.integration
 
@@ -94,18 +93,13 @@ def test_prometheus_scrapes_a_worker_and_promql_returns_the_pipeline_series(
         "scrape_configs:\n  - job_name: groundswell\n"
         f"    static_configs:\n      - targets: ['{target}']\n"
     )
-    log = (tmp_path / "prometheus.log").open("wb")
-    server = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    command = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with serving(command, f"http://127.0.0.1:{port}", tmp_path / "prometheus.log"):
         state: dict[str, list[dict]] = {}
 
         def scraped() -> bool:
@@ -132,9 +126,4 @@ def test_prometheus_scrapes_a_worker_and_promql_returns_the_pipeline_series(
             "(groundswell_stage_processing_seconds_bucket))",
         )
         assert {r["metric"]["stage"] for r in p95} >= {"normalize", "classify"}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
     assert worker.alive()
-    shutil.rmtree(tmp_path / "tsdb", ignore_errors=True)
