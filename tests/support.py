@@ -177,11 +177,15 @@ class LocalBroker:
 
 
 def random_cluster_id() -> str:
-    """A KRaft cluster id (22 characters of URL-safe base64)."""
+    """A KRaft cluster id (22 characters of URL-safe base64), not starting with a dash
+    (the storage tool would take it for an option)."""
     import base64
     import uuid
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if cluster_id[0].isalnum():
+            return cluster_id
 
 
 def make_tls_files(folder: Path) -> tuple[Path, Path]:
