@@ -101,8 +101,10 @@ class Stages:
                     self._history.setdefault(item.zone_id, []).append(item)
 
     def author_hash(self, post: Post) -> str:
-        """Keyed hash of the author (or of the post id when the author is unknown)."""
-        return pseudonym(self._author_key, post.author or f"post:{post.id}")
+        """The author's pseudonym: posts reach this stage through :meth:`origin`, which has
+        already replaced the author by its keyed hash; a post without an author gets the
+        keyed hash of its id."""
+        return post.author or pseudonym(self._author_key, f"post:{post.id}")
 
     def origin(self) -> Origin:
         """The first stage for one input partition, authors pseudonymised with this key
