@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from functools import lru_cache
 
 PSEUDONYM_CHARS = 16
 
@@ -13,6 +14,9 @@ _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+", re.ASCII)
 # A phone number: an optional + and country code, then at least 7 digits in groups split
 # by spaces, dots, dashes or brackets; years, times and prices are too short to match.
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{5,18}\d(?!\w)")
+# What each must contain, found much faster (most posts have neither, mentions are no e-mail)
+_MAYBE_EMAIL = re.compile(r"@[\w-]{1,63}\.[\w-]", re.ASCII)
+_MAYBE_PHONE = re.compile(r"\d[\d\s().-]{5}")
 
 
 def pseudonym(key: bytes, who: str) -> str:
@@ -23,6 +27,12 @@ def pseudonym(key: bytes, who: str) -> str:
     >>> len(pseudonym(b"k", "@alice"))
     16
     """
+    return _pseudonym(key, who)
+
+
+@lru_cache(maxsize=1 << 16)
+def _pseudonym(key: bytes, who: str) -> str:
+    """The keyed hash itself, remembered for the most recent authors (who post again)."""
     return hmac.new(key, who.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_CHARS]
 
 
@@ -34,8 +44,11 @@ def redact(text: str) -> str:
     >>> redact("down since 9:30 on 2024-02-22, 5G tower 12 out, (555) 010-9999 no tone")
     'down since 9:30 on 2024-02-22, 5G tower 12 out, [phone] no tone'
     """
-    text = _EMAIL.sub("[email]", text)
-    return _PHONE.sub(_phone, text)
+    if _MAYBE_EMAIL.search(text):
+        text = _EMAIL.sub("[email]", text)
+    if _MAYBE_PHONE.search(text):
+        text = _PHONE.sub(_phone, text)
+    return text
 
 
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 
 from models.errors import InvalidRecord
 from streams.agents import classify, detect, global_, normalize, observe
 from streams.chain import Stages
+from streams.files import batch_message, batches, message_records
 from streams.metrics import Metrics
 from streams.settings import KafkaAuth, Settings
 from streams.topics import ALERTS, DEADLETTER, GLOBAL, GLOBAL_PARTITIONS, NORMALIZED, RAW, RELEVANT
@@ -48,11 +50,44 @@ class Context:
     metrics: Metrics
     topics: dict[str, Any]
     runners: dict[str, Any] = field(default_factory=dict)  # detector kind -> RunnerTable
+    zone_partition: dict[str, int] = field(init=False)
+    zones_at: dict[int, list[str]] = field(init=False)  # relevant partition -> its zones
 
-    async def send(self, stage: str, topic: str, **kwargs: Any) -> None:
+    def __post_init__(self) -> None:
+        self.zone_partition = {
+            zone: key_partition(zone.encode(), self.partitions.relevant)
+            for zone in self.stages.zones
+        }
+        self.zones_at = {p: [] for p in range(self.partitions.relevant)}
+        for zone, p in self.zone_partition.items():
+            self.zones_at[p].append(zone)
+
+    async def send(self, stage: str, topic: str, records: int = 1, **kwargs: Any) -> None:
         """Send on ``topic`` (a default name such as ``posts.relevant``), counted."""
         await self.topics[topic].send(**kwargs)
-        self.metrics.produced(stage, topic)
+        self.metrics.produced(stage, topic, records)
+
+    async def send_records(
+        self, stage: str, topic: str, records: list[bytes], partition: int, timestamp_ms: int
+    ) -> None:
+        """Send ``records`` to one partition of ``topic``, as few messages as fit."""
+        for run in batches(records):
+            value, headers = batch_message(run)
+            await self.send(
+                stage,
+                topic,
+                len(run),
+                value=value,
+                headers=headers,
+                partition=partition,
+                timestamp=timestamp_ms / 1000,
+            )
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client):
+    a zone's posts, watermarks and table entry all live on this partition."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def credentials(auth: KafkaAuth) -> faust.auth.Credentials | None:
@@ -123,28 +158,31 @@ async def each(
     ctx: Context,
     stage: str,
     stream: Any,
-    step: Callable[[Any], Awaitable[None]],
+    step: Callable[[Any, list[bytes]], Awaitable[None]],
     *,
     event_lag: bool = False,
 ) -> None:
-    """Run ``step`` on every event of an agent's stream, counted and timed; ``event_lag``
-    also records how far each message's event time is behind the wall clock."""
+    """Run ``step`` on every message of an agent's stream with the records it carries (one,
+    or several for a batch), counted and timed; ``event_lag`` also records how far each
+    message's event time is behind the wall clock."""
     async for event in stream.events():
         started = time.perf_counter()
-        ctx.metrics.consumed(stage)
-        await step(event)
+        records = message_records(event.value or b"", event.message.headers)
+        ctx.metrics.consumed(stage, len(records))
+        await step(event, records)
         lag_from = event.message.timestamp if event_lag else None
         ctx.metrics.processed(stage, time.perf_counter() - started, lag_from)
 
 
-async def reject(ctx: Context, stage: str, exc: Exception, event: Any) -> None:
-    """Dead-letter the current message: bad data with its reason, a bug as "internal error"
-    (logged with its traceback) — either way the stream goes on and nothing is lost."""
+async def reject(ctx: Context, stage: str, exc: Exception, event: Any, record: bytes) -> None:
+    """Dead-letter one record of the current message: bad data with its reason, a bug as
+    "internal error" (logged with its traceback) — either way the stream goes on and
+    nothing is lost."""
     if isinstance(exc, InvalidRecord):
-        await dead_letter(ctx, stage, exc.reason, exc.detail, event.value, event)
+        await dead_letter(ctx, stage, exc.reason, exc.detail, record, event)
         return
     log.error("%s failed on %s", stage, event.message, exc_info=exc)
-    await dead_letter(ctx, stage, "internal error", repr(exc), event.value, event)
+    await dead_letter(ctx, stage, "internal error", repr(exc), record, event)
 
 
 async def dead_letter(

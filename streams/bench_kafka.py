@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from models.records import Alert, Post, dumps, loads
 from models.scenario import build_demo
+from streams.files import REPLAY_BATCH, message_records
 from streams.kafka_admin import delete_topics, ensure_topics
 from streams.kafka_io import replay
 from streams.settings import Settings
@@ -59,14 +60,17 @@ def firehose_lines(n: int, rate_per_s: int = 6_000, seed: int = 1) -> list[bytes
 @dataclass(frozen=True)
 class ThroughputRun:
     workers: int
+    batch: int  # posts per raw message
     messages: int
-    raw_consume_per_s: float
-    pipeline_per_s: float
+    raw_consume_per_s: float  # messages
+    raw_posts_per_s: float  # the posts those messages carry
+    pipeline_per_s: float  # posts
     peak_rss_mb: float
 
     @property
     def ratio(self) -> float:
-        return self.pipeline_per_s / self.raw_consume_per_s
+        """Pipeline posts/s over the posts/s a plain consumer takes off the same messages."""
+        return self.pipeline_per_s / self.raw_posts_per_s
 
 
 def fresh_settings(base: Settings, **kw: object) -> Settings:
@@ -75,8 +79,9 @@ def fresh_settings(base: Settings, **kw: object) -> Settings:
     return base.with_overrides(topic_prefix=f"bench-{tag}.", app_id=f"bench-{tag}", **kw)
 
 
-async def raw_consume_rate(bootstrap: str, topic: str) -> tuple[int, float]:
-    """(messages, messages/s) for one consumer reading ``topic`` from start to end."""
+async def raw_consume_rate(bootstrap: str, topic: str) -> tuple[float, float]:
+    """(messages/s, posts/s) for one consumer reading ``topic`` from start to end and
+    splitting batches into their records (no decoding)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -92,12 +97,15 @@ async def raw_consume_rate(bootstrap: str, topic: str) -> tuple[int, float]:
         ends = await consumer.end_offsets(tps)
         total = sum(ends.values())
         await consumer.seek_to_beginning(*tps)
-        count = 0
+        count = posts = 0
         t0 = time.perf_counter()
         while count < total:
             batch = await consumer.getmany(timeout_ms=1000, max_records=50_000)
-            count += sum(len(msgs) for msgs in batch.values())
-        return count, count / (time.perf_counter() - t0)
+            for msgs in batch.values():
+                count += len(msgs)
+                posts += sum(len(message_records(m.value or b"", m.headers)) for m in msgs)
+        seconds = time.perf_counter() - t0
+        return count / seconds, posts / seconds
     finally:
         await consumer.stop()
 
@@ -148,21 +156,28 @@ async def _drain_time(settings: Settings, workers: list[WorkerProcess], timeout_
         await admin.close()
 
 
-def throughput(base: Settings, lines: list[bytes], workers: int, workdir: Path) -> ThroughputRun:
-    """One run: fresh topics, the backlog produced, raw consume, then ``workers`` workers."""
+def throughput(
+    base: Settings, lines: list[bytes], workers: int, workdir: Path, batch: int
+) -> ThroughputRun:
+    """One run: fresh topics, the backlog produced ``batch`` posts to a message, raw
+    consume, then ``workers`` workers."""
     settings = fresh_settings(base, commit_interval_s=0.5)
     names = [settings.topic(t) for t in ALL]
     procs: list[WorkerProcess] = []
     try:
         asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
-        asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True))
-        _, raw_rate = asyncio.run(raw_consume_rate(settings.bootstrap, settings.topic(RAW)))
+        sent = asyncio.run(
+            replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=batch)
+        )
+        raw_rate, raw_posts = asyncio.run(raw_consume_rate(settings.bootstrap, settings.topic(RAW)))
         procs = [
             WorkerProcess(settings, workdir / f"{settings.app_id}-{i}.log") for i in range(workers)
         ]
         seconds = asyncio.run(_drain_time(settings, procs, timeout_s=600))
         peak = max(p.peak_rss_mb() or 0.0 for p in procs)
-        return ThroughputRun(workers, len(lines), raw_rate, len(lines) / seconds, peak)
+        return ThroughputRun(
+            workers, batch, sent.messages, raw_rate, raw_posts, len(lines) / seconds, peak
+        )
     finally:
         for p in procs:
             p.stop()
@@ -312,7 +327,9 @@ def memory(
     proc = None
     try:
         asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
-        asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True))
+        asyncio.run(
+            replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=REPLAY_BATCH)
+        )
         proc = WorkerProcess(settings, workdir / f"{settings.app_id}.log")
         asyncio.run(_drain_time(settings, [proc], timeout_s=900))
         return n_regions, proc.peak_rss_mb() or float("nan")
@@ -337,22 +354,32 @@ def report(base: Settings, runs: int, messages: int = 100_000) -> str:
         "",
         f"Apache Kafka 4.1.1 single-node KRaft on 127.0.0.1 (deploy/kafka), 4 partitions per "
         f"topic, {messages:,} posts of the bundled scenario's texts as a backlog on "
-        "`posts.raw`. Raw consume = one aiokafka consumer reading the same topic, measured "
-        "in the same run as the pipeline figure next to it.",
+        "`posts.raw`, sent by `groundswell replay` (batches of "
+        f"{REPLAY_BATCH} posts a message, its default at full speed, or one post a "
+        "message as a collector sending each post alone would). Raw consume = one aiokafka "
+        "consumer reading the same messages and splitting batches into posts, measured in "
+        "the same run as the pipeline figure next to it; ratio = pipeline posts/s over raw "
+        "consume posts/s. Medians of "
+        f"{runs} runs.",
         "",
-        "| workers | raw aiokafka consume, msg/s | pipeline, posts/s | ratio "
-        "| peak RSS per worker, MiB |",
-        "|---:|---:|---:|---:|---:|",
+        "| posts per raw message | workers | raw consume, msg/s | raw consume, posts/s "
+        "| pipeline, posts/s | ratio | peak RSS per worker, MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for workers in (1, 2):
-            got = [throughput(base, lines, workers, work) for _ in range(runs)]
-            raw = statistics.median(r.raw_consume_per_s for r in got)
-            piped = statistics.median(r.pipeline_per_s for r in got)
-            ratio = statistics.median(r.ratio for r in got)
-            rss = statistics.median(r.peak_rss_mb for r in got)
-            out.append(f"| {workers} | {raw:,.0f} | {piped:,.0f} | {ratio:.3f} | {rss:.0f} |")
+        for batch in (REPLAY_BATCH, 1):
+            for workers in (1, 2):
+                got = [throughput(base, lines, workers, work, batch) for _ in range(runs)]
+                raw = statistics.median(r.raw_consume_per_s for r in got)
+                raw_posts = statistics.median(r.raw_posts_per_s for r in got)
+                piped = statistics.median(r.pipeline_per_s for r in got)
+                ratio = statistics.median(r.ratio for r in got)
+                rss = statistics.median(r.peak_rss_mb for r in got)
+                out.append(
+                    f"| {batch} | {workers} | {raw:,.0f} | {raw_posts:,.0f} | {piped:,.0f} "
+                    f"| {ratio:.3f} | {rss:.0f} |"
+                )
         lat = latency(base, 1000, 90, work)
         out += [
             "",

@@ -28,7 +28,7 @@ from models.relevance import Brands, Lexicon, RelevanceClassifier
 from models.scenario import build_demo
 from models.trained import RelevanceModel, TrainedRelevance
 from models.watermark import MinClock, OriginClock, TickGate
-from streams.files import message_value
+from streams.files import line_records
 from streams.settings import Settings, env_name
 
 UNLOCATED_ZONE = "unlocated"
@@ -312,7 +312,10 @@ class Runner:
         if Watermark.is_watermark(obj):
             mark = Watermark.from_wire(obj)
             return self.on_watermark(mark.source, mark.watermark_ms)
-        post = RelevantPost.from_wire(obj)
+        return self.on_post(RelevantPost.from_wire(obj))
+
+    def on_post(self, post: RelevantPost) -> list[Alert]:
+        """Count a relevant post (:class:`Redelivered` when its window has closed)."""
         counted = self.counts_unlocated or post.region_id is not None
         if not self.detector.observe(post) and counted:
             raise Redelivered(post.post_id)
@@ -368,17 +371,18 @@ def relevant_stream(
     items: Stream = []
     for line in lines:
         counts.lines += 1
-        out = origin.process(message_value(line))
-        for reason, _detail, _data in out.rejected:
-            counts.rejected[reason] = counts.rejected.get(reason, 0) + 1
-        for post in out.posts:
-            counts.posts += 1
-            rp = stages.relevant(post)
-            if rp is not None:
-                counts.relevant += 1
-                items.append(rp)
-        if out.tick_ms is not None:
-            items.append(out.tick_ms)
+        for record in line_records(line):
+            out = origin.process(record)
+            for reason, _detail, _data in out.rejected:
+                counts.rejected[reason] = counts.rejected.get(reason, 0) + 1
+            for post in out.posts:
+                counts.posts += 1
+                rp = stages.relevant(post)
+                if rp is not None:
+                    counts.relevant += 1
+                    items.append(rp)
+            if out.tick_ms is not None:
+                items.append(out.tick_ms)
     tick = origin.finish()
     if tick is not None:
         items.append(tick)

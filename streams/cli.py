@@ -14,6 +14,7 @@ from models.errors import ConfigError, GroundswellError, InvalidRecord
 from models.formats import decode_raw
 from models.records import dumps
 from models.timeutil import ms_from_iso
+from streams.files import REPLAY_BATCH
 from streams.settings import Settings, env_name
 
 if TYPE_CHECKING:
@@ -100,6 +101,13 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from streams.chain import iter_lines
     from streams.kafka_io import count_lines, replay
@@ -117,10 +125,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
             flush=not args.no_flush and topic == settings.topic(RAW),
             total=count_lines(args.file),
             auth=settings.kafka_auth(),
+            batch=args.batch if topic == settings.topic(RAW) else 1,
         )
     )
     print(
-        f"replayed {stats.messages} messages to {topic} in {stats.seconds:.1f} s", file=sys.stderr
+        f"replayed {stats.lines} lines in {stats.messages} messages to {topic} "
+        f"in {stats.seconds:.1f} s",
+        file=sys.stderr,
     )
     return 0
 
@@ -248,16 +259,16 @@ def cmd_regions_info(args: argparse.Namespace) -> int:
 
 def cmd_locate(args: argparse.Namespace) -> int:
     from streams.chain import iter_lines
-    from streams.files import message_value
+    from streams.files import line_records
 
     stages = _stages(_settings(args))
     regions, locator = stages.regions, stages.locator
     methods: dict[str, int] = {}
     rejected: dict[str, int] = {}
     with open(args.out, "wb") as out:
-        for line in iter_lines(args.input):
+        for record in (r for line in iter_lines(args.input) for r in line_records(line)):
             try:
-                posts = decode_raw(message_value(line))
+                posts = decode_raw(record)
             except InvalidRecord as exc:
                 rejected[exc.reason] = rejected.get(exc.reason, 0) + 1
                 continue
@@ -335,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="event-time speed-up factor (default 1 = real time)",
     )
     pace.add_argument("--max", action="store_true", help="as fast as possible")
+    p.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=REPLAY_BATCH,
+        help=f"posts per message on posts.raw with --max (default {REPLAY_BATCH}; 1 = one each)",
+    )
     p.add_argument("--no-flush", action="store_true", help="do not send the end-of-file watermark")
     p.set_defaults(func=cmd_replay)
 

@@ -20,7 +20,7 @@ from models.records import Alert, dumps, loads
 from models.scenario import build_demo
 from models.timeutil import ms_from_iso
 from streams.agents.publish import describe
-from streams.files import DumpRecord
+from streams.files import REPLAY_BATCH, DumpRecord
 from streams.kafka_admin import delete_topics, partition_count, wait_until_ready
 from streams.kafka_io import replay, tail
 from streams.settings import Settings
@@ -88,9 +88,10 @@ def run_demo(base: Settings, timeout_s: float = 150.0) -> int:
                 posts,
                 flush=True,
                 auth=settings.kafka_auth(),
+                batch=REPLAY_BATCH,
             )
         )
-        _say(f"replayed {stats.messages} posts in {stats.seconds:.1f} s; waiting for alerts")
+        _say(f"replayed {stats.lines} posts in {stats.seconds:.1f} s; waiting for alerts")
         found = _watch(
             settings,
             truth["region_ids"][0],

@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,11 @@ class DumpRecord:
         out["headers"] = headers
         return dumps(out)
 
+    def records(self) -> list[bytes]:
+        """The records the message carries (several for a batch)."""
+        headers = [(k.decode("utf-8", "replace"), v) for k, v in self.headers]
+        return message_records(self.value or b"", headers)
+
     @classmethod
     def from_line(cls, line: bytes) -> DumpRecord | None:
         """The record of a dump line, or None when the line is not a dump line."""
@@ -90,9 +95,86 @@ class DumpRecord:
         )
 
 
+BATCH_HEADER = "records"
+"""Header of a message that carries several records, one JSON per line (its value
+``lines``): posts travel in batches so the per-message cost of a stream is paid once per
+batch, not once per post. A message without it carries one record (which may span lines)."""
+BATCH_LINES = b"lines"
+REPLAY_BATCH = 500
+"""Raw lines per message when ``groundswell replay`` sends at full speed."""
+BATCH_BYTES = 512 << 10
+"""Most bytes a batch grows to (a topic's default message limit is 1 MiB)."""
+
+Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
+
+
+def is_batch(headers: Headers) -> bool:
+    """Whether a message with these headers carries records one per line.
+
+    >>> is_batch([("records", b"lines")]), is_batch({"records": b"lines"}), is_batch(None)
+    (True, True, False)
+    """
+    if not headers:
+        return False
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return any(k == BATCH_HEADER and v == BATCH_LINES for k, v in pairs)
+
+
+def message_records(value: bytes, headers: Headers) -> list[bytes]:
+    """The records a message carries: its non-empty lines when it is a batch, else its value.
+
+    >>> message_records(b'{"a":1}\\n{"a":2}\\n', [("records", b"lines")])
+    [b'{"a":1}', b'{"a":2}']
+    >>> message_records(b'{\\n "a": 1\\n}', None)
+    [b'{\\n "a": 1\\n}']
+    """
+    if not is_batch(headers):
+        return [value]
+    return [line for line in value.split(b"\n") if line.strip()]
+
+
+def batches(records: Sequence[bytes], max_bytes: int = BATCH_BYTES) -> Iterator[list[bytes]]:
+    """``records`` in order, in runs of at most ``max_bytes`` (a larger record alone).
+
+    >>> [len(b) for b in batches([b"a" * 4, b"b" * 4, b"c" * 9, b"d"], max_bytes=10)]
+    [2, 1, 1]
+    """
+    run: list[bytes] = []
+    size = 0
+    for record in records:
+        if run and size + len(record) + 1 > max_bytes:
+            yield run
+            run, size = [], 0
+        run.append(record)
+        size += len(record) + 1
+    if run:
+        yield run
+
+
+def batch_message(records: Sequence[bytes]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """(value, headers) of one message carrying ``records`` (single-line JSON each); a single
+    record travels as it is.
+
+    >>> batch_message([b'{"a":1}', b'{"a":2}'])
+    (b'{"a":1}\\n{"a":2}', [('records', b'lines')])
+    >>> batch_message([b'{"a":1}'])
+    (b'{"a":1}', [])
+    """
+    if len(records) == 1:
+        return records[0], []
+    return b"\n".join(records), [(BATCH_HEADER, BATCH_LINES)]
+
+
 def message_value(line: bytes) -> bytes:
     """The message bytes a file line stands for: a dump line's value, else the line."""
     rec = DumpRecord.from_line(line)
     if rec is None:
         return line
     return rec.value or b""
+
+
+def line_records(line: bytes) -> list[bytes]:
+    """The records a file line stands for: the records of a dump line's message (several
+    for a batch), else the line itself."""
+    rec = DumpRecord.from_line(line)
+    return [line] if rec is None else rec.records()

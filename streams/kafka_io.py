@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import IO
@@ -19,7 +19,7 @@ from models.errors import InvalidRecord
 from models.records import Watermark, dumps
 from models.timeutil import MAX_EVENT_MS
 from streams.chain import Origin
-from streams.files import DumpRecord
+from streams.files import BATCH_BYTES, DumpRecord, batch_message
 from streams.kafka_admin import PLAINTEXT
 from streams.settings import KafkaAuth
 
@@ -27,8 +27,73 @@ from streams.settings import KafkaAuth
 @dataclass
 class ReplayStats:
     messages: int = 0
+    lines: int = 0
     watermark_ms: int | None = None
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message ``replay`` sends."""
+
+    value: bytes
+    key: bytes | None
+    headers: list[tuple[str, bytes]]
+    partition: int | None
+    timestamp_ms: int | None
+    posts_ms: list[int]  # event times of the posts the workers will keep
+    lines: int = 1
+
+
+def _outgoing(lines: Iterable[bytes], parts: list[int], batch: int) -> Iterator[Outgoing]:
+    """The messages for ``lines``: dump lines as they were; raw lines ``batch`` at a time
+    (consecutive lines, at most :data:`BATCH_BYTES`; a blank line or one holding a newline
+    alone), the
+    messages to the partitions in turn, each stamped with the latest event time the
+    workers keep in it."""
+    # the workers' rule for which posts move time (none late here)
+    origin = Origin(MAX_EVENT_MS, 1)
+    chunk: list[bytes] = []
+    kept: list[int] = []
+    turn = 0
+    last_ts: int | None = None
+
+    def raw_message() -> Outgoing:
+        nonlocal turn, last_ts
+        value, headers = batch_message(chunk)
+        last_ts = max(kept, default=last_ts)
+        out = Outgoing(
+            value, None, headers, parts[turn % len(parts)], last_ts, list(kept), len(chunk)
+        )
+        turn += 1
+        chunk.clear()
+        kept.clear()
+        return out
+
+    size = 0
+    for line in lines:
+        rec = DumpRecord.from_line(line)
+        if rec is None:
+            alone = b"\n" in line or not line.strip()  # a batch could not carry it as it is
+            if chunk and (alone or size + len(line) + 1 > BATCH_BYTES):
+                yield raw_message()
+                size = 0
+            chunk.append(line)
+            size += len(line) + 1
+            kept.extend(p.created_at_ms for p in origin.process(line).posts)
+            if len(chunk) >= batch or alone:
+                yield raw_message()
+                size = 0
+            continue
+        if chunk:
+            yield raw_message()
+        partition = None if rec.key is not None else rec.partition % len(parts)
+        headers = [(k.decode("utf-8", "replace"), v) for k, v in rec.headers]
+        stamp = rec.timestamp_ms
+        posts = [stamp] if stamp is not None else []
+        yield Outgoing(rec.value or b"", rec.key, headers, partition, stamp, posts)
+    if chunk:
+        yield raw_message()
 
 
 async def replay(
@@ -40,15 +105,16 @@ async def replay(
     flush: bool = True,
     total: int | None = None,
     auth: KafkaAuth = PLAINTEXT,
+    batch: int = 1,
 ) -> ReplayStats:
     """Send file lines to ``topic`` in order; ``speed`` paces by event time (None: max).
 
-    Raw lines keep their order and get their post's event time as the message timestamp
-    (never later than now: brokers refuse timestamps ahead of their clock); dump lines keep
-    key, timestamp, headers and (for unkeyed messages) partition. With ``flush``, a
-    watermark at the latest event time the workers accept (a lone post far ahead does not
-    count) is sent to every partition at the end, so downstream windows close exactly as
-    ``groundswell backtest`` closes them.
+    Raw lines keep their order, ``batch`` lines to a message (one at a time when paced),
+    stamped with their posts' event time (never later than now: brokers refuse timestamps
+    ahead of their clock); dump lines keep key, timestamp, headers and (for unkeyed
+    messages) partition. With ``flush``, a watermark at the latest event time the workers
+    accept (a lone post far ahead does not count) is sent to every partition at the end, so
+    downstream windows close exactly as ``groundswell backtest`` closes them.
     """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -64,44 +130,30 @@ async def replay(
     started = time.monotonic()
     try:
         parts = sorted(await producer.partitions_for(topic))
-        n = len(parts)
         first_event: int | None = None
-        last_ts: int | None = None
-        # the workers' rule for which posts move time (none late here): the flush goes to
-        # the latest post they keep, as the backtest's does
-        origin = Origin(MAX_EVENT_MS, 1)
         pending = []
-        for i, line in enumerate(
-            tqdm(lines, total=total, unit="msg", disable=None, desc=f"replay {topic}")
-        ):
-            rec = DumpRecord.from_line(line)
-            if rec is not None:
-                key, value, ts = rec.key, rec.value, rec.timestamp_ms
-                headers = [(k.decode("utf-8", "replace"), v) for k, v in rec.headers]
-                partition = None if key is not None else rec.partition % n
-            else:
-                key, value, headers, partition = None, line, [], parts[i % n]
-                kept = origin.process(line).posts
-                ts = max((p.created_at_ms for p in kept), default=last_ts)
-            if ts is not None:
-                last_ts = ts
-                stats.watermark_ms = max(ts, stats.watermark_ms or ts)
-                if speed is not None:
-                    first_event = ts if first_event is None else first_event
-                    due = (ts - first_event) / 1000 / speed - (time.monotonic() - started)
-                    if due > 0:
-                        await asyncio.sleep(due)
+        bar = tqdm(lines, total=total, unit="line", disable=None, desc=f"replay {topic}")
+        for msg in _outgoing(bar, parts, 1 if speed is not None else batch):
+            if msg.posts_ms:
+                stats.watermark_ms = max(stats.watermark_ms or 0, *msg.posts_ms)
+            if speed is not None and msg.timestamp_ms is not None:
+                first_event = msg.timestamp_ms if first_event is None else first_event
+                due = (msg.timestamp_ms - first_event) / 1000 / speed
+                due -= time.monotonic() - started
+                if due > 0:
+                    await asyncio.sleep(due)
             pending.append(
                 await producer.send(
                     topic,
-                    value=value,
-                    key=key,
-                    partition=partition,
-                    timestamp_ms=_not_ahead(ts),
-                    headers=headers or None,
+                    value=msg.value,
+                    key=msg.key,
+                    partition=msg.partition,
+                    timestamp_ms=_not_ahead(msg.timestamp_ms),
+                    headers=msg.headers or None,
                 )
             )
             stats.messages += 1
+            stats.lines += msg.lines
             if len(pending) >= 10_000:
                 await asyncio.gather(*pending)
                 pending.clear()

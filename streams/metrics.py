@@ -61,10 +61,14 @@ class Metrics:
             return Histogram(name, doc, labels, namespace=NS, registry=registry, buckets=buckets)
 
         self._consumed = counter(
-            "stage_messages_consumed_total", "Messages taken from a stage's topic", ("stage",)
+            "stage_messages_consumed_total",
+            "Records (posts, watermarks) taken from a stage's topic, each record of a batch",
+            ("stage",),
         )
         self._produced = counter(
-            "stage_messages_produced_total", "Messages sent by a stage", ("stage", "topic")
+            "stage_messages_produced_total",
+            "Records sent by a stage, each record of a batch",
+            ("stage", "topic"),
         )
         self._dead = counter(
             "stage_dead_letters_total", "Messages dead-lettered, by reason", ("stage", "reason")
@@ -120,11 +124,11 @@ class Metrics:
             "delivery_seconds", "Time of one alert delivery attempt", ("sink",), DELIVERY_BUCKETS
         )
 
-    def consumed(self, stage: str) -> None:
-        self._consumed.labels(stage).inc()
+    def consumed(self, stage: str, records: int = 1) -> None:
+        self._consumed.labels(stage).inc(records)
 
-    def produced(self, stage: str, topic: str) -> None:
-        self._produced.labels(stage, topic).inc()
+    def produced(self, stage: str, topic: str, records: int = 1) -> None:
+        self._produced.labels(stage, topic).inc(records)
 
     def dead_letter(self, stage: str, reason: str) -> None:
         self._dead.labels(stage, reason).inc()

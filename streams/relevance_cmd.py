@@ -19,7 +19,7 @@ from models.formats import decode_raw, load_raw, normalize_raw
 from models.records import Post, dumps
 from models.relevance import Relevance, RelevanceClassifier
 from models.trained import Example, TrainConfig, TrainedRelevance, needs_model, train
-from streams.files import message_value
+from streams.files import line_records
 from streams.settings import Settings
 
 _SHOW_BAD = 20  # bad lines reported one by one; the rest only counted
@@ -107,9 +107,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     lines = _Lines(args.input, "classify")
     posts = relevant = 0
     with open(args.out, "wb") as out:
-        for n, line in lines:
+        for n, record in ((n, r) for n, line in lines for r in line_records(line)):
             try:
-                found = decode_raw(message_value(line))
+                found = decode_raw(record)
             except InvalidRecord as exc:
                 lines.reject(n, exc)
                 continue

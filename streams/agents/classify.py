@@ -1,6 +1,10 @@
 """posts.normalized -> posts.relevant and posts.global: keep network complaints, place them
-in a region and zone (the message key), send each to its zone and to the global detector
-(unlocated ones too), and pass the watermark on to every zone and to the global detector."""
+in a region and zone, send each to its zone's partition and to the global detector
+(unlocated ones too), and pass the watermark on to every zone partition and to the global
+detector.
+
+The relevant posts of one message travel on as one message per partition they go to; a
+watermark tick is sent after the posts before it."""
 
 from __future__ import annotations
 
@@ -24,34 +28,47 @@ def register(app: faust.App, ctx: Context) -> None:
     clocks: dict[int, tuple[MinClock, TickGate]] = {}
     stages = ctx.stages
 
-    async def step(event: Any) -> None:
+    async def send_posts(pending: list[tuple[int, bytes]], latest_ms: int) -> None:
+        """Each zone partition's posts as one message, then all of them, in order, to the
+        global detector."""
+        by_partition: dict[int, list[bytes]] = {}
+        for target, value in pending:
+            by_partition.setdefault(target, []).append(value)
+        for target, values in sorted(by_partition.items()):
+            await ctx.send_records(STAGE, RELEVANT, values, target, latest_ms)
+        if pending:
+            await ctx.send_records(STAGE, GLOBAL, [v for _, v in pending], 0, latest_ms)
+        pending.clear()
+
+    async def step(event: Any, records: list[bytes]) -> None:
         part = event.message.partition
-        try:
-            obj = loads(event.value or b"")
-            if Watermark.is_watermark(obj):
-                mark = Watermark.from_wire(obj)
-                if part not in clocks:
-                    clocks[part] = (MinClock(ctx.partitions.raw), TickGate(stages.window_ms))
-                clock, gate = clocks[part]
-                tick = gate.offer(clock.observe(mark.source, mark.watermark_ms))
-                if tick is not None:
-                    value = dumps(Watermark(str(part), tick).to_wire())
-                    for zone in stages.zones:
-                        await ctx.send(
-                            STAGE, RELEVANT, key=zone.encode(), value=value, timestamp=tick / 1000
-                        )
-                    await ctx.send(STAGE, GLOBAL, value=value, partition=0, timestamp=tick / 1000)
-                return
-            rp = stages.relevant(Post.from_wire(obj))
-        except Exception as exc:  # any failure is dead-lettered with its reason
-            await reject(ctx, STAGE, exc, event)
-            return
-        if rp is not None:
-            ctx.metrics.relevant(rp)
-            value = dumps(rp.to_wire())
-            stamp = rp.created_at_ms / 1000
-            await ctx.send(STAGE, RELEVANT, key=rp.zone_id.encode(), value=value, timestamp=stamp)
-            await ctx.send(STAGE, GLOBAL, value=value, partition=0, timestamp=stamp)
+        pending: list[tuple[int, bytes]] = []
+        latest_ms = 0
+        for record in records:
+            try:
+                obj = loads(record)
+                if Watermark.is_watermark(obj):
+                    mark = Watermark.from_wire(obj)
+                    if part not in clocks:
+                        clocks[part] = (MinClock(ctx.partitions.raw), TickGate(stages.window_ms))
+                    clock, gate = clocks[part]
+                    tick = gate.offer(clock.observe(mark.source, mark.watermark_ms))
+                    if tick is not None:
+                        await send_posts(pending, latest_ms)
+                        value = dumps(Watermark(str(part), tick).to_wire())
+                        for target in range(ctx.partitions.relevant):
+                            await ctx.send_records(STAGE, RELEVANT, [value], target, tick)
+                        await ctx.send_records(STAGE, GLOBAL, [value], 0, tick)
+                    continue
+                rp = stages.relevant(Post.from_wire(obj))
+            except Exception as exc:  # any failure is dead-lettered with its reason
+                await reject(ctx, STAGE, exc, event, record)
+                continue
+            if rp is not None:
+                ctx.metrics.relevant(rp)
+                pending.append((ctx.zone_partition[rp.zone_id], dumps(rp.to_wire())))
+                latest_ms = max(latest_ms, rp.created_at_ms)
+        await send_posts(pending, latest_ms)
 
     @app.agent(ctx.topics[NORMALIZED], name=STAGE, concurrency=1)
     async def classify(stream: Any) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from models.errors import InvalidRecord
-from models.records import loads
+from models.records import RelevantPost, Watermark, loads
 from streams.agents.publish import publish
 from streams.chain import Redelivered, Runner
 from streams.topics import RELEVANT
@@ -22,15 +22,33 @@ SAVE_BATCH = 500
 """Most messages a runner takes before its state is written (and they are acknowledged)."""
 
 
+class Held:
+    """A message taken by detectors: acknowledged once every runner it changed has saved
+    its state (a batch may change several)."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        self.refs = 1  # the handler's own, released when it is done with the message
+
+    def take(self) -> Held:
+        self.refs += 1
+        return self
+
+    def release(self) -> None:
+        self.refs -= 1
+        if self.refs == 0:
+            self.event.ack()
+
+
 class RunnerTable:
     """Runners whose state lives in a Faust table under their key, cached in memory while
     the saved ``seq`` matches (a table restored or taken over by a rebalance rebuilds the
     runner from its saved state).
 
-    A runner's state is written to the table in batches, not after every message (it holds
-    every distinct author of its open windows: writing it per message costs the square of
+    A runner's state is written to the table in batches, not after every record (it holds
+    every distinct author of its open windows: writing it per record costs the square of
     an outage's size): when its watermark moves (every zone gets every window's watermark)
-    or after ``batch`` messages. The messages it took since its last save stay
+    or after ``batch`` records. The messages it took since its last save stay
     unacknowledged until that save, so the committed offsets never run ahead of the saved
     state: a restarted worker re-reads exactly the messages the table does not hold yet.
     (Table keys can only be written while handling a message of their own partition.)"""
@@ -42,7 +60,7 @@ class RunnerTable:
         self.restore = restore
         self.batch = batch
         self.cached: dict[str, tuple[int, Runner]] = {}
-        self.held: dict[str, list[Any]] = {}
+        self.held: dict[str, list[Held]] = {}
 
     def get(self, key: str) -> Runner:
         saved = self.table.get(key) or {}
@@ -52,25 +70,25 @@ class RunnerTable:
             cached = self.cached[key] = (seq, self.restore(key, saved.get("runner")))
         return cached[1]
 
-    def hold(self, key: str, event: Any, *, save_now: bool) -> None:
-        """``event`` changed the runner under ``key`` (call after :meth:`get`); save and
+    def hold(self, key: str, message: Held, *, save_now: bool) -> None:
+        """``message`` changed the runner under ``key`` (call after :meth:`get`); save and
         acknowledge now when ``save_now`` or when the batch is full."""
         held = self.held.setdefault(key, [])
-        held.append(event)
+        held.append(message.take())
         if save_now or len(held) >= self.batch:
             self.save(key)
 
     def save(self, key: str) -> None:
-        """Write the runner's state and acknowledge the messages it holds."""
+        """Write the runner's state and release the messages it holds."""
         seq, runner = self.cached[key]
         self.cached[key] = (seq + 1, runner)
         self.table[key] = {"seq": seq + 1, "runner": runner.to_state()}
-        for event in self.held.pop(key, ()):
-            event.ack()
+        for message in self.held.pop(key, ()):
+            message.release()
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import STATE_TOPIC_CONFIG, each, reject
+    from streams.app import STATE_TOPIC_CONFIG, each
 
     table = app.Table(
         "zone-state",
@@ -83,37 +101,82 @@ def register(app: faust.App, ctx: Context) -> None:
         lambda zone, state: Runner.restore_zone(ctx.stages, zone, ctx.partitions.normalized, state),
     )
 
-    async def step(event: Any) -> None:
-        zone = (event.key or b"").decode("utf-8", "replace")
-        if zone not in ctx.stages.zones:
-            await reject(ctx, STAGE, InvalidRecord("unknown zone", zone), event)
-            event.ack()
-            return
-        await handle(ctx, runners, zone, STAGE, event)
+    async def step(event: Any, records: list[bytes]) -> None:
+        part = event.message.partition
+
+        def zone_of(post: RelevantPost) -> str:
+            where = ctx.zone_partition.get(post.zone_id)
+            if where is None:
+                raise InvalidRecord("unknown zone", post.zone_id)
+            if where != part:
+                raise InvalidRecord("wrong partition", f"zone {post.zone_id} is on {where}")
+            return post.zone_id
+
+        await handle(ctx, runners, STAGE, event, records, ctx.zones_at[part], zone_of)
 
     @app.agent(ctx.topics[RELEVANT], name=STAGE, concurrency=1)
     async def detect(stream: Any) -> None:
         await each(ctx, STAGE, stream.noack(), step, event_lag=True)
 
 
-async def handle(ctx: Context, runners: RunnerTable, key: str, stage: str, event: Any) -> None:
-    """One message of a detector's topic (a stream without automatic acknowledgements):
-    feed the runner stored under ``key``, publish the alerts it closes, and hold the message
-    until the runner's state is saved — at once when its watermark moved; any failure is
-    dead-lettered with its reason."""
+async def handle(
+    ctx: Context,
+    runners: RunnerTable,
+    stage: str,
+    event: Any,
+    records: list[bytes],
+    marked: list[str],
+    key_of: Callable[[RelevantPost], str],
+) -> None:
+    """One message of a detectors' topic (a stream without automatic acknowledgements): a
+    watermark goes to the runners under every key of ``marked``, a relevant post to the
+    runner under ``key_of(post)``; publish the alerts they close, and hold the message
+    until each runner it changed has saved its state — at once when its watermark moved.
+    Any failure is dead-lettered with its reason."""
+    from streams.app import reject
+
+    message = Held(event)
+    for record in records:
+        try:
+            obj = loads(record)
+            if Watermark.is_watermark(obj):
+                mark = Watermark.from_wire(obj)
+                for key in marked:
+                    await feed(ctx, runners, key, stage, message, record, mark)
+                continue
+            post = RelevantPost.from_wire(obj)
+            key = key_of(post)
+        except Exception as exc:  # any failure is dead-lettered with its reason
+            await reject(ctx, stage, exc, event, record)
+            continue
+        await feed(ctx, runners, key, stage, message, record, post)
+    message.release()
+
+
+async def feed(
+    ctx: Context,
+    runners: RunnerTable,
+    key: str,
+    stage: str,
+    message: Held,
+    record: bytes,
+    item: Watermark | RelevantPost,
+) -> None:
+    """Give one watermark or post to the runner under ``key``."""
     from streams.app import reject
 
     try:
         runner = runners.get(key)
         before = runner.clock.current()
-        alerts = runner.on_record(loads(event.value or b""))
+        if isinstance(item, Watermark):
+            alerts = runner.on_watermark(item.source, item.watermark_ms)
+        else:
+            alerts = runner.on_post(item)
     except Redelivered:
         ctx.metrics.redelivered(stage)
-        event.ack()
         return
     except Exception as exc:  # any failure is dead-lettered with its reason
-        await reject(ctx, stage, exc, event)
-        event.ack()
+        await reject(ctx, stage, exc, message.event, record)
         return
     after = runner.clock.current()
     if before is not None and after is not None:
@@ -121,4 +184,4 @@ async def handle(ctx: Context, runners: RunnerTable, key: str, stage: str, event
     for alert in alerts:
         await publish(ctx, stage, alert)
         ctx.metrics.alert(alert, key)
-    runners.hold(key, event, save_now=after != before or bool(alerts))
+    runners.hold(key, message, save_now=after != before or bool(alerts))

@@ -33,8 +33,8 @@ def register(app: faust.App, ctx: Context) -> None:
         lambda _key, state: Runner.restore_global(ctx.stages, ctx.partitions.normalized, state),
     )
 
-    async def step(event: Any) -> None:
-        await handle(ctx, runners, KEY, STAGE, event)
+    async def step(event: Any, records: list[bytes]) -> None:
+        await handle(ctx, runners, STAGE, event, records, [KEY], lambda _post: KEY)
 
     @app.agent(ctx.topics[GLOBAL], name=STAGE, concurrency=1)
     async def detect_global(stream: Any) -> None:

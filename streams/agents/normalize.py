@@ -1,8 +1,13 @@
 """posts.raw -> posts.normalized: decode any supported format, reject late or bad posts,
-and send each raw partition's watermark to every normalized partition."""
+and send each raw partition's watermark to every normalized partition.
+
+A raw message carries one record or a batch of them; the posts of one message travel on
+as one message, to the normalized partitions in turn. A watermark tick is sent to every
+partition after the posts before it, so no partition sees a tick ahead of its posts."""
 
 from __future__ import annotations
 
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -21,29 +26,34 @@ def register(app: faust.App, ctx: Context) -> None:
     from streams.app import dead_letter, each
 
     origins: dict[int, Origin] = {}
+    turn = count()
 
-    async def step(event: Any) -> None:
+    async def send_posts(posts: list[bytes], latest_ms: int) -> None:
+        if posts:
+            target = next(turn) % ctx.partitions.normalized
+            await ctx.send_records(STAGE, NORMALIZED, posts, target, latest_ms)
+            posts.clear()
+
+    async def step(event: Any, records: list[bytes]) -> None:
         part = event.message.partition
         origin = origins.get(part)
         if origin is None:
             origin = origins[part] = ctx.stages.origin()
-        out = origin.process(event.value or b"")
-        for reason, detail, data in out.rejected:
-            await dead_letter(ctx, STAGE, reason, detail, data, event)
-        for post in out.posts:
-            await ctx.send(
-                STAGE,
-                NORMALIZED,
-                key=post.id.encode(),
-                value=dumps(post.to_wire()),
-                timestamp=post.created_at_ms / 1000,
-            )
-        if out.tick_ms is not None:
-            tick = dumps(Watermark(str(part), out.tick_ms).to_wire())
-            for target in range(ctx.partitions.normalized):
-                await ctx.send(
-                    STAGE, NORMALIZED, value=tick, partition=target, timestamp=out.tick_ms / 1000
-                )
+        posts: list[bytes] = []
+        latest_ms = 0
+        for record in records:
+            out = origin.process(record)
+            for reason, detail, data in out.rejected:
+                await dead_letter(ctx, STAGE, reason, detail, data, event)
+            for post in out.posts:
+                posts.append(dumps(post.to_wire()))
+                latest_ms = max(latest_ms, post.created_at_ms)
+            if out.tick_ms is not None:
+                await send_posts(posts, latest_ms)
+                tick = dumps(Watermark(str(part), out.tick_ms).to_wire())
+                for target in range(ctx.partitions.normalized):
+                    await ctx.send_records(STAGE, NORMALIZED, [tick], target, out.tick_ms)
+        await send_posts(posts, latest_ms)
 
     @app.agent(ctx.topics[RAW], name=STAGE, concurrency=1)
     async def normalize(stream: Any) -> None:

@@ -120,7 +120,7 @@ def _run_through(
     relevant = {i.post_id for i in relevant_stream(stages, lines) if not isinstance(i, int)}
 
     asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication))
-    asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True))
+    asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=50))
     first = start_worker(settings, regions_file)
     if moment == "mid-stream":
         half = len(lines) // 2
@@ -135,9 +135,8 @@ def _run_through(
     def all_in() -> bool:
         # the last relevant posts may still be on their way when the last alert is in
         got[:] = [r.value or b"" for r in _read(settings.bootstrap, settings.topic(ALERTS))]
-        passed = (
-            loads(r.value or b"") for r in _read(settings.bootstrap, settings.topic(RELEVANT))
-        )
+        messages = _read(settings.bootstrap, settings.topic(RELEVANT))
+        passed = (loads(record) for r in messages for record in r.records())
         sent_on.clear()
         sent_on.update(p["post_id"] for p in passed if "post_id" in p)
         return {dumps(loads(v)) for v in got} >= expected and sent_on >= relevant

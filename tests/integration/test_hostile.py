@@ -59,7 +59,7 @@ def test_every_refused_hostile_record_is_dead_lettered_with_its_reason_and_count
 
     worker = start_worker(settings, regions)
     asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
-    asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True))
+    asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=100))
 
     got: Counter[str] = Counter()
 

@@ -77,7 +77,7 @@ def test_replay_gives_the_backtest_alerts_and_dead_letters_bad_lines(
 
     worker = start_worker(settings, regions_file)
     asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
-    asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True))
+    asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=100))
 
     got: list[dict[str, object]] = []
 

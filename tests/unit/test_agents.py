@@ -17,6 +17,7 @@ from models.records import Alert, Post, RelevantPost, Watermark, dumps, loads
 from streams.agents import classify, detect, global_, normalize
 from streams.app import Context, Partitions, bytes_topic
 from streams.chain import Origin, Stages, load_regions
+from streams.files import batch_message, is_batch, message_records
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.topics import ALERTS, DEADLETTER, GLOBAL, NORMALIZED, RAW, RELEVANT
@@ -43,7 +44,7 @@ async def app() -> faust.App:
     return app
 
 
-def _context(app: faust.App, stages: Any, source: str) -> Context:
+def _context(app: faust.App, stages: Any, source: str, relevant: int = 2) -> Context:
     """The agent's input is a real (never consumed) topic; its outputs are recorders."""
     topics: dict[str, Any] = {
         name: bytes_topic(app, name) if name == source else Recorder()
@@ -52,7 +53,7 @@ def _context(app: faust.App, stages: Any, source: str) -> Context:
     return Context(
         settings=None,  # type: ignore[arg-type]
         stages=stages,
-        partitions=Partitions(raw=2, normalized=3, relevant=2),
+        partitions=Partitions(raw=2, normalized=3, relevant=relevant),
         metrics=Metrics(CollectorRegistry()),
         topics=topics,
     )
@@ -68,7 +69,7 @@ def metric(ctx: Context, name: str, **labels: str) -> float | None:
 
 
 async def test_normalize_agent_forwards_rejects_and_ticks(app: faust.App) -> None:
-    stages = SimpleNamespace(origin=lambda: Origin(60_000, 300_000, b"key"))
+    stages = SimpleNamespace(origin=lambda: Origin(60_000, 300_000, b"key"), zones=())
     ctx = _context(app, stages, RAW)
     normalize.register(app, ctx)
     agent = app.agents["normalize"]
@@ -79,9 +80,8 @@ async def test_normalize_agent_forwards_rejects_and_ticks(app: faust.App) -> Non
         old = Post("p0", "no signal", T, author="u2")  # far behind the watermark: late
         await a.put(dumps(old.to_wire()), partition=1)
     (sent,) = outputs(ctx, NORMALIZED)[:1]
-    assert sent["key"] == b"p1" and Post.from_wire(loads(sent["value"])) == replace(
-        good, author=pseudonym(b"key", "u1")
-    )
+    assert Post.from_wire(loads(sent["value"])) == replace(good, author=pseudonym(b"key", "u1"))
+    assert not is_batch(sent["headers"])
     ticks = [loads(s["value"]) for s in outputs(ctx, NORMALIZED)[1:]]
     assert [s["partition"] for s in outputs(ctx, NORMALIZED)[1:]] == [0, 1, 2]
     assert all(Watermark.from_wire(t) == Watermark("1", T + 300_000) for t in ticks)
@@ -97,6 +97,41 @@ async def test_normalize_agent_forwards_rejects_and_ticks(app: faust.App) -> Non
     assert metric(ctx, dead, stage="normalize", reason="late") == 1
     assert metric(ctx, dead, stage="normalize", reason="invalid json") == 1
     assert metric(ctx, "groundswell_stage_processing_seconds_count", stage="normalize") == 3
+
+
+async def test_normalize_agent_takes_a_batch_record_by_record(app: faust.App) -> None:
+    stages = SimpleNamespace(origin=lambda: Origin(60_000, 300_000, b"key"), zones=())
+    ctx = _context(app, stages, RAW)
+    normalize.register(app, ctx)
+    posts = [Post(f"p{i}", "no signal", T + i * 1000, author=f"u{i}") for i in range(3)]
+    late = Post("p9", "no signal", T - 3_600_000)
+    records = [dumps(posts[0].to_wire()), b"{broken", dumps(posts[1].to_wire())]
+    records += [dumps(late.to_wire()), dumps(posts[2].to_wire())]
+    value, headers = batch_message(records)
+    async with app.agents["normalize"].test_context() as a:
+        await a.put(value, headers=headers, partition=0)
+        await a.put(dumps(posts[0].to_wire()), partition=0)  # one record, no header
+    sent = outputs(ctx, NORMALIZED)
+    # the first post opens time: it goes out before the tick that follows it
+    first, ticks, batch, single = sent[0], sent[1:4], sent[4], sent[5]
+    assert [Watermark.from_wire(loads(t["value"])).source for t in ticks] == ["0"] * 3
+    assert Post.from_wire(loads(first["value"])).id == "p0"
+    assert is_batch(batch["headers"]) and not is_batch(single["headers"])
+    got = message_records(batch["value"], batch["headers"])
+    assert [Post.from_wire(loads(r)).id for r in got] == ["p1", "p2"]
+    assert batch["timestamp"] == (T + 2000) / 1000  # the latest post of the batch
+    assert [first["partition"], batch["partition"], single["partition"]] == [0, 1, 2]
+    dead = outputs(ctx, DEADLETTER)
+    assert [(dict(d["headers"])["reason"], d["value"][:7]) for d in dead] == [
+        (b"invalid json", b"{broken"),
+        (b"late", b'{"autho'),
+    ]
+    assert metric(ctx, "groundswell_stage_messages_consumed_total", stage="normalize") == 6
+    produced = metric(
+        ctx, "groundswell_stage_messages_produced_total", stage="normalize", topic=NORMALIZED
+    )
+    assert produced == 7  # 4 posts, 3 ticks
+    assert metric(ctx, "groundswell_stage_processing_seconds_count", stage="normalize") == 2
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +159,11 @@ async def test_classify_agent_keys_complaints_by_zone_and_passes_watermarks(
     first, unlocated, *ticks = outputs(ctx, RELEVANT)
     rp = RelevantPost.from_wire(loads(first["value"]))
     assert (rp.post_id, rp.locate_method) == ("c1", "place")
-    assert first["key"] == rp.zone_id.encode() == stages.zone_of[rp.region_id].encode()
-    assert unlocated["key"] == b"unlocated"
-    assert sorted(t["key"].decode() for t in ticks) == sorted(stages.zones)
+    assert rp.zone_id == stages.zone_of[rp.region_id]
+    assert first["partition"] == ctx.zone_partition[rp.zone_id]
+    assert RelevantPost.from_wire(loads(unlocated["value"])).zone_id == "unlocated"
+    assert unlocated["partition"] == ctx.zone_partition["unlocated"]
+    assert [t["partition"] for t in ticks] == [0, 1]  # one tick to every zone partition
     assert {Watermark.from_wire(loads(t["value"])) for t in ticks} == {Watermark("2", T)}
     # the global detector gets every relevant post, unlocated too, and the ticks
     assert [s["value"] for s in outputs(ctx, GLOBAL)] == [
@@ -141,42 +178,83 @@ async def test_classify_agent_keys_complaints_by_zone_and_passes_watermarks(
     assert metric(ctx, "groundswell_geo_posts_total", method="unlocated") == 1
 
 
-async def test_detect_agent_alerts_from_zone_state(app: faust.App, stages: Stages) -> None:
-    ctx = _context(app, stages, RELEVANT)
-    detect.register(app, ctx)
-    zone, region = stages.zones[0], stages.regions.ids[0]
-    for rid in stages.regions.ids:
-        if stages.zone_of[rid] == zone:
-            region = rid
-            break
+async def test_classify_agent_sends_a_batch_on_as_one_message_per_zone_partition(
+    app: faust.App, stages: Stages
+) -> None:
+    ctx = _context(app, stages, NORMALIZED)
+    classify.register(app, ctx)
+    places = ["Bergamo", "Milano", "Torino", "Bologna", "Napoli", "Palermo", None]
+    posts = [
+        Post(f"c{i}", "no signal since this morning", T + i, place=place, author=f"u{i}")
+        for i, place in enumerate(places)
+    ]
+    records = [dumps(p.to_wire()) for p in posts]
+    records.insert(2, b'{"id": "x"}')
+    records.insert(4, dumps(Post("chat", "lovely pizza", T, place="Bergamo").to_wire()))
+    value, headers = batch_message(records)
+    async with app.agents["classify"].test_context() as a:
+        await a.put(value, headers=headers, partition=0)
+    sent = outputs(ctx, RELEVANT)
+    assert [s["partition"] for s in sent] == sorted({s["partition"] for s in sent})
+    seen = []
+    for s in sent:
+        for record in message_records(s["value"], s["headers"]):
+            rp = RelevantPost.from_wire(loads(record))
+            assert ctx.zone_partition[rp.zone_id] == s["partition"]
+            seen.append(rp.post_id)
+    assert sorted(seen) == sorted(p.id for p in posts)
+    (to_global,) = outputs(ctx, GLOBAL)
+    in_order = [loads(r)["post_id"] for r in message_records(to_global["value"], headers)]
+    assert in_order == [p.id for p in posts]
+    assert [dict(d["headers"])["reason"] for d in outputs(ctx, DEADLETTER)] == [b"missing text"]
+    assert metric(ctx, "groundswell_stage_messages_consumed_total", stage="classify") == 9
 
-    def post(i: int, minute: int) -> bytes:
+
+async def test_detect_agent_alerts_from_zone_state(app: faust.App, stages: Stages) -> None:
+    ctx = _context(app, stages, RELEVANT, relevant=5)  # the two zones on two partitions
+    detect.register(app, ctx)
+    region = stages.regions.ids[0]
+    zone = stages.zone_of[region]
+    part = ctx.zone_partition[zone]
+    elsewhere = next(z for z in stages.zones if ctx.zone_partition[z] != part)
+
+    def post(i: int, minute: int, in_zone: str = zone) -> bytes:
         rp = RelevantPost(
-            f"p{i}", T + minute * 60_000, f"a{i}", zone, region, "voice", "en", 0.9, "coordinates"
+            f"p{i}",
+            T + minute * 60_000,
+            f"a{i}",
+            in_zone,
+            region,
+            "voice",
+            "en",
+            0.9,
+            "coordinates",
         )
         return dumps(rp.to_wire())
 
     async def tick(a: Any, minute: int) -> None:
         for source in ("0", "1", "2"):  # every normalized partition reports
             mark = Watermark(source, T + minute * 60_000)
-            await a.put(dumps(mark.to_wire()), key=zone.encode(), partition=0)
+            await a.put(dumps(mark.to_wire()), key=zone.encode(), partition=part)
 
     async with app.agents["detect"].test_context() as a:
-        await a.put(post(0, 0), key=zone.encode(), partition=0)
+        await a.put(post(0, 0), key=zone.encode(), partition=part)
         await tick(a, 70)  # 14 quiet windows: past the warm-up
-        for i in range(12):
-            await a.put(post(100 + i, 71), key=zone.encode(), partition=0)
+        value, headers = batch_message([post(100 + i, 71) for i in range(12)])
+        await a.put(value, headers=headers, partition=part)
         await tick(a, 75)
-        await a.put(b"{}", key=b"no-such-zone", partition=0)
+        await a.put(post(200, 76, "no-such-zone"), partition=part)
+        await a.put(post(201, 76, elsewhere), partition=part)
     (sent,) = outputs(ctx, ALERTS)
     alert = Alert.from_wire(loads(sent["value"]))
     assert (alert.status, alert.region_ids, alert.observed) == ("opened", (region,), 12)
     assert sent["key"] == alert.alert_id.encode()
-    assert [dict(d["headers"])["reason"] for d in outputs(ctx, DEADLETTER)] == [b"unknown zone"]
+    reasons = [dict(d["headers"])["reason"] for d in outputs(ctx, DEADLETTER)]
+    assert reasons == [b"unknown zone", b"wrong partition"]
     opened = dict(status="opened", category="voice", severity=alert.severity, zone=zone)
     assert metric(ctx, "groundswell_alerts_events_total", **opened) == 1
     assert metric(ctx, "groundswell_detect_windows_closed_total", detector="detect") == 1
-    assert metric(ctx, "groundswell_detect_event_lag_seconds_count", detector="detect") == 20
+    assert metric(ctx, "groundswell_detect_event_lag_seconds_count", detector="detect") == 10
 
 
 async def test_global_agent_alerts_as_the_global_detector_does_offline(app: faust.App) -> None:
