@@ -2,10 +2,14 @@
 
 Each grid cell is classified once: wholly inside exactly one polygon (the answer is that
 polygon), farther than the edge tolerance from every polygon (the answer is "none"), or
-mixed: the cell keeps the parts of the polygons within the tolerance, cut to the cell
-grown by the tolerance, and a point is tested against those small parts, in order. Real
-points mostly fall in the first two kinds, so a lookup is usually two multiplications and
-an array read; the answers are those of an STR-tree query on the whole polygons.
+mixed: the cell keeps the indices of the polygons within the tolerance, those that meet
+it first, and a point is tested against those that meet it, in order, then measured
+against all of them. A simple polygon (a hexagon, a county) is tested whole, so a cell
+holds a few integers and the grid stays small for tens of thousands of polygons; a
+detailed one (a coastline) is cut to the cell grown by the tolerance, so its tests stay
+fast. Real points mostly fall in the first two kinds, so a lookup is usually two
+multiplications and an array read; the answers are those of an STR-tree query on the
+whole polygons.
 
 >>> from shapely.geometry import box
 >>> import numpy as np, shapely
@@ -25,19 +29,24 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["CellIndex"]
+__all__ = ["DETAILED_COORDS", "CellIndex"]
 
 _EPS = 1e-9  # degrees a cell is grown by when classified: absorbs rounding of the cell number
 _OUTSIDE = -1
 _MAX_CELLS = 1 << 19
+_CHUNK_CELLS = 1 << 15  # cells classified at once
+DETAILED_COORDS = 64
+"""Coordinates above which a polygon is detailed: prepared, and cut into per-cell pieces
+here; a simpler one is fast enough as it is, and preparing it would cost more memory
+than the polygon."""
 
 
 class CellIndex:
     """Point -> index of the first polygon (in array order) that contains it, else of the
     nearest polygon within ``tolerance`` (lowest index on ties), else ``None``.
 
-    ``geoms`` must be prepared polygons indexed by ``tree``; ``cells`` is the grid size to
-    aim for (default: 256 per polygon, between 2^16 and 2^19).
+    ``geoms`` are the polygons indexed by ``tree`` (the detailed ones prepared); ``cells``
+    is the grid size to aim for (default: 256 per polygon, between 2^16 and 2^19).
     """
 
     def __init__(
@@ -60,61 +69,88 @@ class CellIndex:
         ny = max(1, min(_MAX_CELLS // nx, math.ceil(height / side)))
         self._x0, self._y0, self._nx, self._ny = x0, y0, nx, ny
         self._sx, self._sy = nx / width, ny / height
-        self._codes, self._pieces = self._classify(x0, y0, width / nx, height / ny)
+        self._cell = width / nx, height / ny
+        self._codes, self._bounds, self._members, self._pieces = self._classify()
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(columns, rows)`` of the grid."""
         return self._nx, self._ny
 
-    def _classify(
-        self, x0: float, y0: float, cw: float, ch: float
-    ) -> tuple[array[int], list[tuple[tuple[int, BaseGeometry], ...]]]:
-        nx, ny = self._nx, self._ny
-        ix = np.tile(np.arange(nx), ny)
-        iy = np.repeat(np.arange(ny), nx)
-        left, bottom = x0 + ix * cw - _EPS, y0 + iy * ch - _EPS
-        right, top = x0 + (ix + 1) * cw + _EPS, y0 + (iy + 1) * ch + _EPS
-        boxes = shapely.box(left, bottom, right, top)
-        n = boxes.size
+    def _boxes(self, cells: NDArray[np.int64], grow: float) -> NDArray[np.object_]:
+        """The boxes of ``cells`` (flat indices), grown by ``grow`` degrees."""
+        ix, iy = cells % self._nx, cells // self._nx
+        cw, ch = self._cell
+        x, y = self._x0 + ix * cw, self._y0 + iy * ch
+        boxes: NDArray[np.object_] = shapely.box(x - grow, y - grow, x + cw + grow, y + ch + grow)
+        return boxes
+
+    def _classify_chunk(
+        self, cells: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+        """Codes of ``cells`` (mixed ones -2 for now) and the entries of their mixed cells:
+        cell, region, and whether it is only near (does not meet the cell), sorted."""
+        boxes = self._boxes(cells, _EPS)
         src, dst = self._tree.query(boxes, predicate="intersects")
-        counts = np.bincount(src, minlength=n)
-        # codes: >= 0 one region covers the cell; -1 nothing within tolerance; <= -2 the
-        # cell's pieces are pieces[-2 - code]
-        codes = np.full(n, _OUTSIDE, dtype=np.int64)
+        counts = np.bincount(src, minlength=cells.size)
+        codes = np.full(cells.size, _OUTSIDE, dtype=np.int64)
         single = counts[src] == 1
         s1, d1 = src[single], dst[single]
         covered = shapely.covers(self._geoms[d1], boxes[s1])
         codes[s1[covered]] = d1[covered]
-        # every other cell keeps the parts of the regions that can matter to its points:
-        # each region within the tolerance, cut to the cell grown by the tolerance
-        rest = np.flatnonzero(codes == _OUTSIDE)
+        # every other cell keeps the regions within the tolerance: first those that meet
+        # it (a point may lie in them), then the others (only near), each in index order
+        rest = codes == _OUTSIDE
+        keep = rest[src]
+        src, dst = src[keep], dst[keep]
+        near = np.zeros(src.size, dtype=bool)
         if self._tol > 0:
-            src, dst = self._tree.query(boxes[rest], predicate="dwithin", distance=self._tol)
-        else:
-            src, dst = self._tree.query(boxes[rest], predicate="intersects")
-        order = np.lexsort((dst, src))
-        src, dst = rest[src[order]], dst[order]
-        t = self._tol
-        grown = shapely.box(left[src] - t, bottom[src] - t, right[src] + t, top[src] + t)
-        cut = shapely.intersection(self._geoms[dst], grown)
+            where = np.flatnonzero(rest)
+            n_src, n_dst = self._tree.query(boxes[where], predicate="dwithin", distance=self._tol)
+            n_src = where[n_src]
+            n_geoms = len(self._geoms)
+            only = ~np.isin(n_src * n_geoms + n_dst, src * n_geoms + dst)
+            src = np.concatenate([src, n_src[only]])
+            dst = np.concatenate([dst, n_dst[only]])
+            near = np.concatenate([near, np.ones(int(only.sum()), dtype=bool)])
+        order = np.lexsort((dst, near, src))
+        codes[src] = -2
+        return codes, cells[src[order]], dst[order], near[order]
+
+    def _classify(self) -> tuple[array[int], array[int], array[int], dict[int, BaseGeometry]]:
+        """Cell codes: >= 0 one region covers the cell; -1 nothing within the tolerance;
+        <= -2 a mixed cell, whose entries (see :meth:`locate`) are described by
+        ``bounds[2m : 2m + 3]``, ``m = -2 - code``. Built a band of rows at a time, so
+        that the cells' boxes never all exist at once."""
+        nx, ny = self._nx, self._ny
+        rows = max(1, _CHUNK_CELLS // nx)
+        parts = [
+            self._classify_chunk(np.arange(lo * nx, min(ny, lo + rows) * nx, dtype=np.int64))
+            for lo in range(0, ny, rows)
+        ]
+        codes = np.concatenate([p[0] for p in parts])
+        src = np.concatenate([p[1] for p in parts])
+        dst = np.concatenate([p[2] for p in parts])
+        near = np.concatenate([p[3] for p in parts])
+        del parts
+        cells = np.flatnonzero(codes == -2)
+        codes[cells] = -2 - np.arange(cells.size)
+        starts = np.searchsorted(src, cells)
+        bounds = np.empty(2 * cells.size + 1, dtype=np.int64)
+        bounds[0::2][: cells.size] = starts
+        bounds[1::2] = (
+            starts + np.add.reduceat((~near).astype(np.int64), starts) if cells.size else starts
+        )
+        bounds[-1] = src.size
+        # a detailed region is cut to the cell grown by the tolerance (its part that can
+        # matter to the cell's points), a simple one is tested whole
+        detailed = np.flatnonzero(shapely.get_num_coordinates(self._geoms[dst]) > DETAILED_COORDS)
+        cut = shapely.intersection(
+            self._geoms[dst[detailed]], self._boxes(src[detailed], self._tol + _EPS)
+        )
         shapely.prepare(cut)
-        pieces: list[tuple[tuple[int, BaseGeometry], ...]] = []
-        cells = src.tolist()
-        regions = dst.tolist()
-        cut_list = cut.tolist()
-        k = 0
-        while k < len(cells):
-            cell = cells[k]
-            parts: list[tuple[int, BaseGeometry]] = []
-            while k < len(cells) and cells[k] == cell:
-                if not cut_list[k].is_empty:
-                    parts.append((regions[k], cut_list[k]))
-                k += 1
-            if parts:
-                codes[cell] = -2 - len(pieces)
-                pieces.append(tuple(parts))
-        return array("q", codes.tolist()), pieces
+        pieces = dict(zip(detailed.tolist(), cut.tolist(), strict=True))
+        return _packed("q", codes), _packed("q", bounds), _packed("i", dst), pieces
 
     def locate(self, lon: float, lat: float) -> tuple[int, bool] | None:
         """``(polygon index, is_nearest)`` or ``None``; finite coordinates only."""
@@ -127,17 +163,31 @@ class CellIndex:
             return code, False
         if code == _OUTSIDE:
             return None
-        parts = self._pieces[-2 - code]
-        for i, piece in parts:
-            if shapely.intersects_xy(piece, lon, lat):
-                return i, False
-        if self._tol > 0:
-            point = shapely.Point(lon, lat)
-            best, best_d = -1, self._tol
-            for i, piece in parts:
-                d = piece.distance(point)
-                if d < best_d or (d == best_d and best < 0):
-                    best, best_d = i, d
-            if best >= 0:
-                return best, True
-        return None
+        m = -4 - 2 * code  # the cell's entries: meeting ones up to bounds[m + 1], then near
+        first, meeting, last = self._bounds[m], self._bounds[m + 1], self._bounds[m + 2]
+        for k in range(first, meeting):
+            if shapely.intersects_xy(self._geometry(k), lon, lat):
+                return self._members[k], False
+        if self._tol <= 0:
+            return None
+        point = shapely.Point(lon, lat)
+        best: tuple[float, int] | None = None
+        for k in range(first, last):
+            d = (self._geometry(k).distance(point), self._members[k])
+            if d[0] <= self._tol and (best is None or d < best):
+                best = d
+        return None if best is None else (best[1], True)
+
+    def _geometry(self, entry: int) -> BaseGeometry:
+        """The geometry a mixed cell's entry is tested against: its cut piece, or the
+        whole (simple) region."""
+        piece = self._pieces.get(entry)
+        return self._geoms[self._members[entry]] if piece is None else piece
+
+
+def _packed(code: str, values: NDArray[np.int64]) -> array[int]:
+    """A compact array of the standard library (fast to index one item at a time) of
+    ``values``, without a Python int per value on the way."""
+    out = array(code)
+    out.frombytes(values.astype(f"=i{out.itemsize}").tobytes())
+    return out

@@ -1,7 +1,7 @@
 """Operator regions (polygons) and fast point-in-region lookup.
 
 A :class:`RegionSet` is loaded once from a GeoJSON FeatureCollection in WGS84 lon/lat and
-answers ``locate_point`` with an STR-tree over prepared geometries.
+answers ``locate_point`` with an STR-tree over the geometries (the detailed ones prepared).
 
 >>> from shapely.geometry import box
 >>> rs = RegionSet.from_regions([Region("w", "West", box(0, 0, 1, 1)),
@@ -35,7 +35,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from geo.cellindex import CellIndex
+from geo.cellindex import DETAILED_COORDS, CellIndex
 from models.errors import ConfigError
 
 __all__ = [
@@ -151,7 +151,7 @@ class RegionSet:
         self._index = index
         self._tol = float(edge_tolerance_deg)
         self._geoms = np.array([r.geometry for r in regions], dtype=object)
-        shapely.prepare(self._geoms)
+        shapely.prepare(self._geoms[shapely.get_num_coordinates(self._geoms) > DETAILED_COORDS])
         self._tree = shapely.STRtree(self._geoms)
         cx, cy = shapely.get_coordinates(shapely.centroid(self._geoms)).T
         self._centroids = tuple(zip(cx.tolist(), cy.tolist(), strict=True))

@@ -536,6 +536,24 @@ def test_grid_shape_and_real_file(italy_regions: RegionSet) -> None:
         assert italy_regions.locate_point(lon, lat) == _reference(italy_regions, lon, lat)
 
 
+def test_grid_cuts_only_detailed_polygons() -> None:
+    """Simple polygons are tested whole (the grid keeps only their indices: tens of
+    thousands of hexagons cost megabytes, not gigabytes); a detailed one is cut into
+    per-cell pieces; both answer as the tree does."""
+    hexes = [Point(x * 0.1 + (y % 2) * 0.05, y * 0.087).buffer(0.058, 2) for y in range(40)
+             for x in range(40)]  # fmt: skip
+    simple = RegionSet.from_regions([Region(f"h{i}", "", g) for i, g in enumerate(hexes)])
+    disc = Point(0, 0).buffer(1.0, 64)  # 257 coordinates
+    detailed = RegionSet.from_regions([Region("d", "", disc), Region("e", "", box(1, -1, 2, 1))])
+    assert not simple.cell_index._pieces and detailed.cell_index._pieces
+    rng = random.Random(3)
+    for rs in (simple, detailed):
+        x0, y0, x1, y1 = rs.bounds
+        for _ in range(2000):
+            lon, lat = rng.uniform(x0 - 0.1, x1 + 0.1), rng.uniform(y0 - 0.1, y1 + 0.1)
+            assert rs.locate_point(lon, lat) == _reference(rs, lon, lat), (lon, lat)
+
+
 def test_with_weights_and_union() -> None:
     rs = grid(2, 1)
     heavy = rs.with_weights([3.0, 4.0])
