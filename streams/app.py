@@ -29,6 +29,9 @@ MAX_STATE_BYTES = 64 << 20
 """Largest message a worker sends: a detector's saved state holds every distinct author of
 its open windows, megabytes during an outage storm (its changelog topic allows as much)."""
 STATE_TOPIC_CONFIG = {"max.message.bytes": str(MAX_STATE_BYTES)}
+STREAM_BUFFER = 512
+"""Messages a worker reads ahead per partition (Faust's default, 4,096, holds hundreds of
+megabytes when messages are batches of posts)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ def create_app(
         producer_linger_ms=5,  # batch sends: one produce request per message is the bottleneck
         producer_max_batch_size=262_144,
         producer_max_request_size=MAX_STATE_BYTES,
+        stream_buffer_maxsize=STREAM_BUFFER,
         broker_credentials=credentials(settings.kafka_auth()),
     )
     counts = {
@@ -172,6 +176,30 @@ async def each(
         await step(event, records)
         lag_from = event.message.timestamp if event_lag else None
         ctx.metrics.processed(stage, time.perf_counter() - started, lag_from)
+
+
+TAKE = 100
+"""Most messages the normalize and classify agents take at once: the posts of many small
+messages go on as one message per target partition."""
+TAKE_WITHIN_S = 0.05
+"""How long those agents wait for more messages before handling what they have."""
+
+Taken = list[tuple[Any, list[bytes]]]
+"""Messages taken at once, each with the records it carries."""
+
+
+async def each_taken(
+    ctx: Context, stage: str, stream: Any, step: Callable[[Taken], Awaitable[None]]
+) -> None:
+    """Run ``step`` on the messages of an agent's stream a group at a time (up to
+    :data:`TAKE`, or what came within :data:`TAKE_WITHIN_S`), each with the records it
+    carries, counted and timed; the group is acknowledged once ``step`` is done."""
+    async for events in stream.take_events(TAKE, within=TAKE_WITHIN_S):
+        started = time.perf_counter()
+        taken = [(e, message_records(e.value or b"", e.message.headers)) for e in events]
+        ctx.metrics.consumed(stage, sum(len(records) for _, records in taken))
+        await step(taken)
+        ctx.metrics.processed(stage, time.perf_counter() - started)
 
 
 async def reject(ctx: Context, stage: str, exc: Exception, event: Any, record: bytes) -> None:

@@ -1,12 +1,12 @@
 """Benchmarks through the real broker: client limit, pipeline throughput, alert latency.
 
 * **raw consume**: one plain aiokafka consumer reading the input topic from the start to
-  the end (no decoding): the client's limit on this machine;
-* **pipeline**: ``workers`` real worker processes on a backlog of the same messages; the
-  clock starts when their group first commits on the input topic and stops when the group
-  has committed everything on ``posts.raw``, ``posts.normalized``, ``posts.relevant`` and
-  ``posts.global``;
-  worker start-up is excluded, commit granularity is ``commit_interval_s``;
+  the end, splitting batches into posts (no decoding): the client's limit on this machine;
+* **pipeline**: ``workers`` real worker processes, started on empty topics and left to
+  settle into a stable group (start-up and rebalances excluded), then the backlog is
+  produced; the clock starts when their group first commits on the input topic and stops
+  when the group has committed everything on ``posts.raw``, ``posts.normalized``,
+  ``posts.relevant`` and ``posts.global``; commit granularity is ``commit_interval_s``;
 * **latency**: posts produced in real time at a steady rate with event time = wall time,
   bursts planted in a few regions; for each alert opened, the wall time it arrives on
   ``alerts`` minus its first post's event time (``first_post_at``).
@@ -156,24 +156,46 @@ async def _drain_time(settings: Settings, workers: list[WorkerProcess], timeout_
         await admin.close()
 
 
+async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout_s: float) -> None:
+    """Until the workers' group is stable with every worker in it (no rebalance to come)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for w in workers:
+                if not w.alive():
+                    raise RuntimeError(f"worker died:\n{w.tail_log()}")
+            (described,) = await admin.describe_consumer_groups([settings.app_id])
+            (group,) = described.groups
+            if group[2] == "Stable" and len(group[5]) == len(workers):
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"group {settings.app_id} not stable in {timeout_s} s")
+    finally:
+        await admin.close()
+
+
 def throughput(
     base: Settings, lines: list[bytes], workers: int, workdir: Path, batch: int
 ) -> ThroughputRun:
-    """One run: fresh topics, the backlog produced ``batch`` posts to a message, raw
-    consume, then ``workers`` workers."""
+    """One run: fresh topics; ``workers`` workers started and their group settled; the
+    backlog produced ``batch`` posts to a message; the time from the group's first commit
+    on it to nothing left; then the raw consume of the same messages."""
     settings = fresh_settings(base, commit_interval_s=0.5)
     names = [settings.topic(t) for t in ALL]
     procs: list[WorkerProcess] = []
     try:
         asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
-        sent = asyncio.run(
-            replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=batch)
-        )
-        raw_rate, raw_posts = asyncio.run(raw_consume_rate(settings.bootstrap, settings.topic(RAW)))
         procs = [
             WorkerProcess(settings, workdir / f"{settings.app_id}-{i}.log") for i in range(workers)
         ]
+        asyncio.run(_wait_stable(settings, procs, timeout_s=120))
+        sent = asyncio.run(
+            replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=batch)
+        )
         seconds = asyncio.run(_drain_time(settings, procs, timeout_s=600))
+        raw_rate, raw_posts = asyncio.run(raw_consume_rate(settings.bootstrap, settings.topic(RAW)))
         peak = max(p.peak_rss_mb() or 0.0 for p in procs)
         return ThroughputRun(
             workers, batch, sent.messages, raw_rate, raw_posts, len(lines) / seconds, peak
@@ -346,7 +368,7 @@ MEMORY_SPECS = (
 )
 
 
-def report(base: Settings, runs: int, messages: int = 100_000) -> str:
+def report(base: Settings, runs: int, messages: int = 300_000) -> str:
     """The broker section of BENCHMARKS.md: medians of ``runs`` runs per layout."""
     lines = firehose_lines(messages)
     out = [

@@ -3,8 +3,9 @@ in a region and zone, send each to its zone's partition and to the global detect
 (unlocated ones too), and pass the watermark on to every zone partition and to the global
 detector.
 
-The relevant posts of one message travel on as one message per partition they go to; a
-watermark tick is sent after the posts before it."""
+The agent takes messages a group at a time; their relevant posts travel on as one message
+per partition they go to (as few as fit); a watermark tick is sent after the posts before
+it."""
 
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ from models.watermark import MinClock, TickGate
 from streams.topics import GLOBAL, NORMALIZED, RELEVANT
 
 if TYPE_CHECKING:
-    from streams.app import Context
+    from streams.app import Context, Taken
 
 STAGE = "classify"
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import each, reject
+    from streams.app import each_taken, reject
 
     clocks: dict[int, tuple[MinClock, TickGate]] = {}
     stages = ctx.stages
@@ -40,36 +41,40 @@ def register(app: faust.App, ctx: Context) -> None:
             await ctx.send_records(STAGE, GLOBAL, [v for _, v in pending], 0, latest_ms)
         pending.clear()
 
-    async def step(event: Any, records: list[bytes]) -> None:
-        part = event.message.partition
+    async def step(taken: Taken) -> None:
         pending: list[tuple[int, bytes]] = []
         latest_ms = 0
-        for record in records:
-            try:
-                obj = loads(record)
-                if Watermark.is_watermark(obj):
-                    mark = Watermark.from_wire(obj)
-                    if part not in clocks:
-                        clocks[part] = (MinClock(ctx.partitions.raw), TickGate(stages.window_ms))
-                    clock, gate = clocks[part]
-                    tick = gate.offer(clock.observe(mark.source, mark.watermark_ms))
-                    if tick is not None:
-                        await send_posts(pending, latest_ms)
-                        value = dumps(Watermark(str(part), tick).to_wire())
-                        for target in range(ctx.partitions.relevant):
-                            await ctx.send_records(STAGE, RELEVANT, [value], target, tick)
-                        await ctx.send_records(STAGE, GLOBAL, [value], 0, tick)
+        for event, records in taken:
+            part = event.message.partition
+            for record in records:
+                try:
+                    obj = loads(record)
+                    if Watermark.is_watermark(obj):
+                        mark = Watermark.from_wire(obj)
+                        if part not in clocks:
+                            clocks[part] = (
+                                MinClock(ctx.partitions.raw),
+                                TickGate(stages.window_ms),
+                            )
+                        clock, gate = clocks[part]
+                        tick = gate.offer(clock.observe(mark.source, mark.watermark_ms))
+                        if tick is not None:
+                            await send_posts(pending, latest_ms)
+                            value = dumps(Watermark(str(part), tick).to_wire())
+                            for target in range(ctx.partitions.relevant):
+                                await ctx.send_records(STAGE, RELEVANT, [value], target, tick)
+                            await ctx.send_records(STAGE, GLOBAL, [value], 0, tick)
+                        continue
+                    rp = stages.relevant(Post.from_wire(obj))
+                except Exception as exc:  # any failure is dead-lettered with its reason
+                    await reject(ctx, STAGE, exc, event, record)
                     continue
-                rp = stages.relevant(Post.from_wire(obj))
-            except Exception as exc:  # any failure is dead-lettered with its reason
-                await reject(ctx, STAGE, exc, event, record)
-                continue
-            if rp is not None:
-                ctx.metrics.relevant(rp)
-                pending.append((ctx.zone_partition[rp.zone_id], dumps(rp.to_wire())))
-                latest_ms = max(latest_ms, rp.created_at_ms)
+                if rp is not None:
+                    ctx.metrics.relevant(rp)
+                    pending.append((ctx.zone_partition[rp.zone_id], dumps(rp.to_wire())))
+                    latest_ms = max(latest_ms, rp.created_at_ms)
         await send_posts(pending, latest_ms)
 
     @app.agent(ctx.topics[NORMALIZED], name=STAGE, concurrency=1)
     async def classify(stream: Any) -> None:
-        await each(ctx, STAGE, stream, step)
+        await each_taken(ctx, STAGE, stream, step)

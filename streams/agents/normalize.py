@@ -1,9 +1,10 @@
 """posts.raw -> posts.normalized: decode any supported format, reject late or bad posts,
 and send each raw partition's watermark to every normalized partition.
 
-A raw message carries one record or a batch of them; the posts of one message travel on
-as one message, to the normalized partitions in turn. A watermark tick is sent to every
-partition after the posts before it, so no partition sees a tick ahead of its posts."""
+The agent takes raw messages a group at a time (each one record or a batch); their posts
+travel on together, as few messages as fit, to the normalized partitions in turn. A
+watermark tick is sent to every partition after the posts before it, so no partition
+sees a tick ahead of its posts."""
 
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ from streams.chain import Origin
 from streams.topics import NORMALIZED, RAW
 
 if TYPE_CHECKING:
-    from streams.app import Context
+    from streams.app import Context, Taken
 
 STAGE = "normalize"
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    from streams.app import dead_letter, each
+    from streams.app import dead_letter, each_taken
 
     origins: dict[int, Origin] = {}
     turn = count()
@@ -34,27 +35,28 @@ def register(app: faust.App, ctx: Context) -> None:
             await ctx.send_records(STAGE, NORMALIZED, posts, target, latest_ms)
             posts.clear()
 
-    async def step(event: Any, records: list[bytes]) -> None:
-        part = event.message.partition
-        origin = origins.get(part)
-        if origin is None:
-            origin = origins[part] = ctx.stages.origin()
+    async def step(taken: Taken) -> None:
         posts: list[bytes] = []
         latest_ms = 0
-        for record in records:
-            out = origin.process(record)
-            for reason, detail, data in out.rejected:
-                await dead_letter(ctx, STAGE, reason, detail, data, event)
-            for post in out.posts:
-                posts.append(dumps(post.to_wire()))
-                latest_ms = max(latest_ms, post.created_at_ms)
-            if out.tick_ms is not None:
-                await send_posts(posts, latest_ms)
-                tick = dumps(Watermark(str(part), out.tick_ms).to_wire())
-                for target in range(ctx.partitions.normalized):
-                    await ctx.send_records(STAGE, NORMALIZED, [tick], target, out.tick_ms)
+        for event, records in taken:
+            part = event.message.partition
+            origin = origins.get(part)
+            if origin is None:
+                origin = origins[part] = ctx.stages.origin()
+            for record in records:
+                out = origin.process(record)
+                for reason, detail, data in out.rejected:
+                    await dead_letter(ctx, STAGE, reason, detail, data, event)
+                for post in out.posts:
+                    posts.append(dumps(post.to_wire()))
+                    latest_ms = max(latest_ms, post.created_at_ms)
+                if out.tick_ms is not None:
+                    await send_posts(posts, latest_ms)
+                    tick = dumps(Watermark(str(part), out.tick_ms).to_wire())
+                    for target in range(ctx.partitions.normalized):
+                        await ctx.send_records(STAGE, NORMALIZED, [tick], target, out.tick_ms)
         await send_posts(posts, latest_ms)
 
     @app.agent(ctx.topics[RAW], name=STAGE, concurrency=1)
     async def normalize(stream: Any) -> None:
-        await each(ctx, STAGE, stream, step)
+        await each_taken(ctx, STAGE, stream, step)
