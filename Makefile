@@ -56,8 +56,8 @@ lint: setup ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy models geo streams
 
-bench: setup ## Benchmarks, results written to BENCHMARKS.md
-	$(BIN)/python -m streams.bench --out BENCHMARKS.md
+bench: setup ## Benchmarks, results written to BENCHMARKS.md (starts and stops the broker)
+	@$(call with-broker,$(BIN)/python -m streams.bench --out BENCHMARKS.md)
 
 soak: setup ## An hour of live posts, then an outage storm, through a worker (not in CI)
 	@$(call with-broker,$(BIN)/python -m streams.soak --minutes $${MINUTES:-60} \

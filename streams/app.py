@@ -29,7 +29,7 @@ MAX_STATE_BYTES = 64 << 20
 """Largest message a worker sends: a detector's saved state holds every distinct author of
 its open windows, megabytes during an outage storm (its changelog topic allows as much)."""
 STATE_TOPIC_CONFIG = {"max.message.bytes": str(MAX_STATE_BYTES)}
-STREAM_BUFFER = 512
+STREAM_BUFFER = 128
 """Messages a worker reads ahead per partition (Faust's default, 4,096, holds hundreds of
 megabytes when messages are batches of posts)."""
 
@@ -178,7 +178,7 @@ async def each(
         ctx.metrics.processed(stage, time.perf_counter() - started, lag_from)
 
 
-TAKE = 100
+TAKE = 20
 """Most messages the normalize and classify agents take at once: the posts of many small
 messages go on as one message per target partition."""
 TAKE_WITHIN_S = 0.05
