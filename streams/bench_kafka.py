@@ -101,6 +101,8 @@ async def raw_consume_rate(bootstrap: str, topic: str) -> tuple[float, float]:
         t0 = time.perf_counter()
         while count < total:
             batch = await consumer.getmany(timeout_ms=1000, max_records=50_000)
+            if not batch and time.perf_counter() - t0 > 60:
+                raise TimeoutError(f"read {count} of {total} messages of {topic} in 60 s")
             for msgs in batch.values():
                 count += len(msgs)
                 posts += sum(len(message_records(m.value or b"", m.headers)) for m in msgs)
