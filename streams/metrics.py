@@ -94,7 +94,7 @@ class Metrics:
         )
         self._latency = histogram(
             "stage_processing_seconds",
-            "Time to handle one message, per stage",
+            "Time to handle one message (normalize, classify: a group taken together), per stage",
             ("stage",),
             STAGE_BUCKETS,
         )
