@@ -310,15 +310,17 @@ class Runner:
         """A decoded message of the detector's topic: a watermark (alerts it closes) or a
         relevant post (counted, or :class:`Redelivered` when its window has closed)."""
         if Watermark.is_watermark(obj):
-            mark = Watermark.from_wire(obj)
-            return self.on_watermark(mark.source, mark.watermark_ms)
-        return self.on_post(RelevantPost.from_wire(obj))
+            return self.on_item(Watermark.from_wire(obj))
+        return self.on_item(RelevantPost.from_wire(obj))
 
-    def on_post(self, post: RelevantPost) -> list[Alert]:
-        """Count a relevant post (:class:`Redelivered` when its window has closed)."""
-        counted = self.counts_unlocated or post.region_id is not None
-        if not self.detector.observe(post) and counted:
-            raise Redelivered(post.post_id)
+    def on_item(self, item: Watermark | RelevantPost) -> list[Alert]:
+        """A watermark (alerts it closes) or a relevant post (counted, or
+        :class:`Redelivered` when its window has closed)."""
+        if isinstance(item, Watermark):
+            return self.on_watermark(item.source, item.watermark_ms)
+        counted = self.counts_unlocated or item.region_id is not None
+        if not self.detector.observe(item) and counted:
+            raise Redelivered(item.post_id)
         return []
 
     def to_state(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,11 +133,16 @@ def message_records(value: bytes, headers: Headers) -> list[bytes]:
     return [line for line in value.split(b"\n") if line.strip()]
 
 
-def batches(records: Sequence[bytes], max_bytes: int = BATCH_BYTES) -> Iterator[list[bytes]]:
-    """``records`` in order, in runs of at most ``max_bytes`` (a larger record alone).
+def batches(
+    records: Iterable[bytes], max_bytes: int = BATCH_BYTES, max_records: int | None = None
+) -> Iterator[list[bytes]]:
+    """``records`` in order, in runs of at most ``max_bytes`` (a larger record alone) and
+    ``max_records``.
 
     >>> [len(b) for b in batches([b"a" * 4, b"b" * 4, b"c" * 9, b"d"], max_bytes=10)]
     [2, 1, 1]
+    >>> [len(b) for b in batches([b"a"] * 5, max_records=2)]
+    [2, 2, 1]
     """
     run: list[bytes] = []
     size = 0
@@ -147,6 +152,9 @@ def batches(records: Sequence[bytes], max_bytes: int = BATCH_BYTES) -> Iterator[
             run, size = [], 0
         run.append(record)
         size += len(record) + 1
+        if max_records is not None and len(run) >= max_records:
+            yield run
+            run, size = [], 0
     if run:
         yield run
 

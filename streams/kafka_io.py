@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
+from itertools import chain, groupby
 from typing import IO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -19,7 +20,7 @@ from models.errors import InvalidRecord
 from models.records import Watermark, dumps
 from models.timeutil import MAX_EVENT_MS
 from streams.chain import Origin
-from streams.files import BATCH_BYTES, DumpRecord, batch_message
+from streams.files import BATCH_BYTES, DumpRecord, batch_message, batches
 from streams.kafka_admin import PLAINTEXT
 from streams.settings import KafkaAuth
 
@@ -46,54 +47,38 @@ class Outgoing:
 
 
 def _outgoing(lines: Iterable[bytes], parts: list[int], batch: int) -> Iterator[Outgoing]:
-    """The messages for ``lines``: dump lines as they were; raw lines ``batch`` at a time
-    (consecutive lines, at most :data:`BATCH_BYTES`; a blank line or one holding a newline
-    alone), the
-    messages to the partitions in turn, each stamped with the latest event time the
+    """The messages for ``lines``: dump lines as they were; consecutive raw lines ``batch``
+    at a time (at most :data:`BATCH_BYTES`; a blank line or one holding a newline alone),
+    the messages to the partitions in turn, each stamped with the latest event time the
     workers keep in it."""
     # the workers' rule for which posts move time (none late here)
     origin = Origin(MAX_EVENT_MS, 1)
-    chunk: list[bytes] = []
-    kept: list[int] = []
     turn = 0
     last_ts: int | None = None
 
-    def raw_message() -> Outgoing:
-        nonlocal turn, last_ts
-        value, headers = batch_message(chunk)
-        last_ts = max(kept, default=last_ts)
-        out = Outgoing(
-            value, None, headers, parts[turn % len(parts)], last_ts, list(kept), len(chunk)
-        )
-        turn += 1
-        chunk.clear()
-        kept.clear()
-        return out
+    def run_of(item: tuple[bytes, DumpRecord | None]) -> object:
+        """Equal for raw lines a batch can carry as they are, distinct for anything else."""
+        line, rec = item
+        return "raw" if rec is None and b"\n" not in line and line.strip() else object()
 
-    size = 0
-    for line in lines:
-        rec = DumpRecord.from_line(line)
-        if rec is None:
-            alone = b"\n" in line or not line.strip()  # a batch could not carry it as it is
-            if chunk and (alone or size + len(line) + 1 > BATCH_BYTES):
-                yield raw_message()
-                size = 0
-            chunk.append(line)
-            size += len(line) + 1
-            kept.extend(p.created_at_ms for p in origin.process(line).posts)
-            if len(chunk) >= batch or alone:
-                yield raw_message()
-                size = 0
+    for _, items in groupby(((line, DumpRecord.from_line(line)) for line in lines), run_of):
+        group = iter(items)  # read once: its first item, then the rest
+        first, rec = next(group)
+        if rec is not None:
+            partition = None if rec.key is not None else rec.partition % len(parts)
+            headers = [(k.decode("utf-8", "replace"), v) for k, v in rec.headers]
+            stamp = rec.timestamp_ms
+            posts = [stamp] if stamp is not None else []
+            yield Outgoing(rec.value or b"", rec.key, headers, partition, stamp, posts)
             continue
-        if chunk:
-            yield raw_message()
-        partition = None if rec.key is not None else rec.partition % len(parts)
-        headers = [(k.decode("utf-8", "replace"), v) for k, v in rec.headers]
-        stamp = rec.timestamp_ms
-        posts = [stamp] if stamp is not None else []
-        yield Outgoing(rec.value or b"", rec.key, headers, partition, stamp, posts)
-    if chunk:
-        yield raw_message()
+        raw = chain([first], (line for line, _ in group))
+        for chunk in batches(raw, BATCH_BYTES, batch):
+            kept = [p.created_at_ms for line in chunk for p in origin.process(line).posts]
+            last_ts = max(kept, default=last_ts)
+            value, headers = batch_message(chunk)
+            partition = parts[turn % len(parts)]
+            turn += 1
+            yield Outgoing(value, None, headers, partition, last_ts, kept, len(chunk))
 
 
 async def replay(

@@ -168,10 +168,7 @@ async def feed(
     try:
         runner = runners.get(key)
         before = runner.clock.current()
-        if isinstance(item, Watermark):
-            alerts = runner.on_watermark(item.source, item.watermark_ms)
-        else:
-            alerts = runner.on_post(item)
+        alerts = runner.on_item(item)
     except Redelivered:
         ctx.metrics.redelivered(stage)
         return
