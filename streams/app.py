@@ -127,6 +127,7 @@ def create_app(
         settings.app_id,
         broker=brokers,
         store="memory://",
+        datadir=str(settings.worker_data_path() / settings.app_id),
         web_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication,

@@ -31,6 +31,12 @@ from models.errors import ConfigError
 PREFIX = "GROUNDSWELL_"
 
 
+def _user_cache() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("groundswell"))
+
+
 @dataclass(frozen=True)
 class Settings:
     bootstrap: str = "127.0.0.1:19092"
@@ -46,6 +52,7 @@ class Settings:
     neighbours: str = "touch"
     gazetteer_countries: str = "US"
     geo_cache_dir: str = ""
+    data_dir: str = ""
     zone_size: int = 32
     country_bias: str = ""
     langs: str = ""
@@ -190,9 +197,12 @@ class Settings:
             return None
         if self.geo_cache_dir:
             return self.geo_cache_dir
-        from platformdirs import user_cache_dir
+        return str(_user_cache() / "geo")
 
-        return str(Path(user_cache_dir("groundswell")) / "geo")
+    def worker_data_path(self) -> Path:
+        """Folder of the workers' local data (one sub-folder per app id): ``data_dir``,
+        else the user's cache folder."""
+        return Path(self.data_dir) if self.data_dir else _user_cache() / "worker"
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

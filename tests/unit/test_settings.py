@@ -97,3 +97,9 @@ def test_a_bad_ca_file_is_refused_at_start(tmp_path: Path) -> None:
         Settings.from_env(
             {"GROUNDSWELL_SECURITY_PROTOCOL": "SSL", "GROUNDSWELL_SSL_CAFILE": str(ca)}
         )
+
+
+def test_worker_data_folder_is_the_setting_or_the_user_cache(tmp_path: Path) -> None:
+    assert Settings(data_dir=str(tmp_path)).worker_data_path() == tmp_path
+    default = Settings().worker_data_path()
+    assert default.name == "worker" and default.parent.name == "groundswell"
