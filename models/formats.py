@@ -102,9 +102,9 @@ def normalize_raw(obj: object) -> list[Post]:
 
 def _post(wire: Mapping[Any, Any]) -> Post:
     """Validate a native wire dict, with NUL characters removed from its strings."""
-    return Post.from_wire(
-        {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in wire.items()}
-    )
+    if any(isinstance(v, str) and "\x00" in v for v in wire.values()):
+        wire = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in wire.items()}
+    return Post.from_wire(wire)
 
 
 def _obj(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:

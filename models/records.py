@@ -59,6 +59,8 @@ def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
     if value is None:
         return None
+    if type(value) is str and len(value) <= MAX_FIELD_CHARS:  # the common case, first
+        return value or None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
@@ -174,6 +176,27 @@ class Post:
             "reply_to": self.reply_to,
             "schema_version": SCHEMA_VERSION,
         }
+
+    def with_private(self, author: str | None, text: str) -> Post:
+        """This post with ``author`` and ``text`` replaced (a pseudonym, masked text);
+        ``dataclasses.replace`` does the same several times slower.
+
+        >>> Post("p1", "call 555", 0, author="@a").with_private("x1", "call [phone]").author
+        'x1'
+        """
+        return Post(
+            self.id,
+            text,
+            self.created_at_ms,
+            self.lang,
+            self.lon,
+            self.lat,
+            self.place,
+            author,
+            self.source,
+            self.is_repost,
+            self.reply_to,
+        )
 
     @classmethod
     def from_wire(cls, obj: Any) -> Post:

@@ -18,7 +18,6 @@ within one run so machine noise cancels.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import statistics
 import tempfile
 import time
@@ -31,30 +30,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from models.records import Alert, Post, dumps, loads
 from models.scenario import build_demo
+from streams.bench import firehose_lines
 from streams.files import REPLAY_BATCH, message_records
 from streams.kafka_admin import delete_topics, ensure_topics
 from streams.kafka_io import replay
 from streams.settings import Settings
 from streams.topics import ALERTS, ALL, GLOBAL, NORMALIZED, RAW, RELEVANT, topic_specs
 from streams.workers import WorkerProcess
-
-
-def firehose_lines(n: int, rate_per_s: int = 6_000, seed: int = 1) -> list[bytes]:
-    """``n`` raw post lines at ``rate_per_s`` of event time, texts and places taken from
-    the bundled scenario (mostly chatter, a few complaints), fresh ids, in time order."""
-    templates = build_demo(seed=seed).posts
-    start = templates[0].created_at_ms
-    step_us = 1_000_000 // rate_per_s
-    return [
-        dumps(
-            dataclasses.replace(
-                templates[i % len(templates)],
-                id=f"fh{i}",
-                created_at_ms=start + i * step_us // 1000,
-            ).to_wire()
-        )
-        for i in range(n)
-    ]
 
 
 @dataclass(frozen=True)

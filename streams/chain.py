@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from geo.adjacency import load_topology
@@ -239,7 +239,7 @@ class Origin:
     @staticmethod
     def _private(post: Post, key: bytes) -> Post:
         author = None if post.author is None else pseudonym(key, post.author)
-        return replace(post, author=author, text=redact(post.text))
+        return post.with_private(author, redact(post.text))
 
     def finish(self) -> int | None:
         """End of input: flush to the latest event time seen, as ``replay`` does at the end

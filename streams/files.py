@@ -75,6 +75,8 @@ class DumpRecord:
     @classmethod
     def from_line(cls, line: bytes) -> DumpRecord | None:
         """The record of a dump line, or None when the line is not a dump line."""
+        if b'"offset"' not in line:  # as `dump` writes it; most lines are posts: skip parsing
+            return None
         try:
             obj = loads(line)
         except InvalidRecord:
