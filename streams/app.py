@@ -10,17 +10,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
 
-from models.errors import InvalidRecord
+from models.errors import ConfigError, InvalidRecord
 from streams.agents import classify, detect, global_, normalize, observe
 from streams.chain import Stages
 from streams.files import batch_message, batches, message_records
 from streams.metrics import Metrics
-from streams.settings import KafkaAuth, Settings
+from streams.settings import KafkaAuth, Settings, env_name
 from streams.topics import ALERTS, DEADLETTER, GLOBAL, GLOBAL_PARTITIONS, NORMALIZED, RAW, RELEVANT
 
 log = logging.getLogger("groundswell")
@@ -119,15 +120,26 @@ def bytes_topic(app: faust.App, name: str, partitions: int | None = None) -> Any
     )
 
 
+def data_folder(settings: Settings) -> Path:
+    """The worker's local data folder, made if missing; one that cannot be made stops the
+    program naming the setting."""
+    folder = settings.worker_data_path() / settings.app_id
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(env_name("data_dir"), str(folder), f"cannot be made: {exc}") from None
+    return folder
+
+
 def create_app(
-    settings: Settings, stages: Stages, partitions: Partitions, metrics: Metrics
+    settings: Settings, stages: Stages, partitions: Partitions, metrics: Metrics, datadir: Path
 ) -> faust.App:
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap.split(",")]
     app = faust.App(
         settings.app_id,
         broker=brokers,
         store="memory://",
-        datadir=str(settings.worker_data_path() / settings.app_id),
+        datadir=str(datadir),
         web_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication,

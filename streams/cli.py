@@ -44,7 +44,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import faust
     from prometheus_client import CollectorRegistry
 
-    from streams.app import Partitions, create_app
+    from streams.app import Partitions, create_app, data_folder
     from streams.kafka_admin import ensure_topics, partition_count, wait_until_ready
     from streams.metrics import Metrics, serve
     from streams.topics import TopicNames, topic_specs
@@ -69,12 +69,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         ]
         return Partitions(*counts)
 
+    datadir = data_folder(settings)
     metrics = Metrics(CollectorRegistry())
     serve(metrics, settings.metrics_addr, settings.metrics_port, env_name("metrics_port"))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     partitions = loop.run_until_complete(prepare())
-    app = create_app(settings, stages, partitions, metrics)
+    app = create_app(settings, stages, partitions, metrics, datadir)
     worker = faust.Worker(
         app, loglevel=settings.log_level, loop=loop, quiet=True, redirect_stdouts=False
     )

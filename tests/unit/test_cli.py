@@ -87,6 +87,17 @@ def test_a_taken_metrics_port_stops_a_worker_naming_it(
     assert "GROUNDSWELL_METRICS_PORT" in capsys.readouterr().err
 
 
+def test_a_data_folder_that_cannot_be_made_stops_a_worker_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("GROUNDSWELL_DATA_DIR", str(tmp_path / "file"))
+    monkeypatch.setenv("GROUNDSWELL_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("GROUNDSWELL_METRICS_PORT", "0")
+    assert main(["worker", "--connect-timeout", "1"]) == 2
+    assert "GROUNDSWELL_DATA_DIR" in capsys.readouterr().err
+
+
 def test_missing_region_file_is_a_configuration_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
