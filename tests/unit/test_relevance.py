@@ -616,6 +616,59 @@ def test_hard_cases_not_relevant(clf: RelevanceClassifier, text: str) -> None:
     assert not clf.classify_text(text).relevant, clf.classify_text(text)
 
 
+# How people report a fault to their operator, one case per family of phrasings (inflections,
+# spellings without apostrophes, opinion words, what the phone or the modem shows...).
+FAULT_FAMILIES = [
+    ("been without internet for two days now", "fixed_broadband"),
+    ("haven't had service since the storm", "total_outage"),  # no service named
+    ("phone stuck on 3G all day", "mobile_data"),
+    ("full bars but nothing loads", "mobile_data"),
+    ("no netwrk in my village since morning", "mobile_data"),
+    ("data isnt working and LTE is so slow", "mobile_data"),
+    ("can't make or receive calls since this morning", "voice"),
+    ("call drops every few minutes on my commute", "voice"),
+    ("phone lines are down across the county after the flood", "voice"),
+    ("texts won't go through to android users", "sms"),
+    ("internet is trash tonight", "fixed_broadband"),
+    ("what's wrong with my internet today", "fixed_broadband"),
+    ("paying for 150 mbps and only getting 10", "fixed_broadband"),
+    ("the modem keeps blinking orange", "fixed_broadband"),
+    ("internet keeps dying every evening", "fixed_broadband"),
+    ("lost all my channels again", "tv"),
+    ("cable and internet are both out", "total_outage"),
+    ("communications are down in the valley", "total_outage"),
+    ("@comcastcares wifi is acting up again", "fixed_broadband"),  # context word + operator
+    ("@AskFrontier it comes and goes all morning", "fixed_broadband"),  # operator + outage
+    ("@Telstra_news mobile services impacted by the floods", "mobile_data"),
+    ("jaringannya ampas banget", "mobile_data"),
+    ("telefoni e cellulari in tilt dopo il terremoto", "voice"),
+]
+# Look-alikes of those phrasings that are no fault of a telecom network.
+LOOK_ALIKES = [
+    "the wifi at the hotel is so slow",  # a venue's wifi
+    "free wifi at the cafe keeps dropping",
+    "@Delta your service has been terrible today",  # customer service
+    "@ChipotleTweets are you guys down? the app won't load",  # an app
+    "the signal to noise ratio in this debate is awful",
+    "the wedding reception was terrible",
+    "my internet was down this morning but it's working now",  # over
+    "can you fix my bill please, the internet plan is wrong",  # billing
+    "happy australia day to all you guys down under",
+    "@AmazonHelp I don't have internet at home, can I pay by phone?",
+]
+
+
+@pytest.mark.parametrize(("text", "category"), FAULT_FAMILIES)
+def test_fault_report_families(clf: RelevanceClassifier, text: str, category: str) -> None:
+    r = clf.classify_text(text)
+    assert (r.relevant, r.category) == (True, category), r
+
+
+@pytest.mark.parametrize("text", LOOK_ALIKES)
+def test_look_alikes_are_not_faults(clf: RelevanceClassifier, text: str) -> None:
+    assert not clf.classify_text(text).relevant, clf.classify_text(text)
+
+
 @pytest.mark.parametrize(
     ("over", "again"),
     [
@@ -732,6 +785,7 @@ def test_bundled_brands() -> None:
         ("indihome gangguan lagi", ("indihome",)),
         ("lovely day", ()),
         ("mail me at joe@att.net", ("att",)),  # the brand's mail domain
+        ("@AskFrontier and @DIRECTVService: nothing works", ("directv", "frontier")),
     ],
 )
 def test_brand_mentions(clf: RelevanceClassifier, text: str, brands: tuple[str, ...]) -> None:
