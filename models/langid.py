@@ -13,6 +13,7 @@ model file, a few microseconds per post.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ _SCRIPT_DEFAULT = {
     "han": "zh",
 }
 MAX_WORDS = 40  # words read to identify a language: enough, and bounded work on long posts
+_DECISIONS_KEPT = 4096  # vote totals whose winner a script's votes remember
 # Characters of scripts written without spaces stand for more text than one Latin letter.
 _WEIGHT = {"han": 2, "kana": 2, "hangul": 2}
 _NO_SPACE = frozenset({"han", "kana", "thai"})
@@ -91,6 +93,17 @@ def _script_table() -> list[str | None]:
 
 
 _SCRIPT_TABLE = _script_table()
+
+
+def _letters_of(codes: str) -> re.Pattern[str]:
+    """A pattern finding a letter of any of the scripts with these code letters."""
+    by_cp = "".join(code or " " for code in _SCRIPT_TABLE)
+    runs = [(chr(m.start()), chr(m.end() - 1)) for m in re.finditer(f"[{codes}]+", by_cp)]
+    return re.compile("[" + "".join(f"{re.escape(a)}-{re.escape(b)}" for a, b in runs) + "]")
+
+
+_LATIN_LETTER = _letters_of(_CODES["latin"])
+_OTHER_LETTER = _letters_of("".join(c for c in _SCRIPT_OF_CODE if c != _CODES["latin"]))
 
 
 def _script_counts(text: str) -> dict[str, int]:
@@ -117,6 +130,8 @@ def dominant_script(text: str) -> str | None:
     """
     if text.isascii():
         return "latin" if text.lower() != text.upper() else None
+    if _OTHER_LETTER.search(text) is None:  # Latin text with emoji, curly quotes...
+        return "latin" if _LATIN_LETTER.search(text) else None
     counts = _script_counts(text)
     return max(counts, key=counts.__getitem__) if counts else None
 
@@ -244,6 +259,8 @@ class _Votes:
 
     A text's votes are added up in one int holding a 64-bit field per language, so that
     counting is one addition per known word; a vote split k ways is ``unit // k``, exact.
+    The same totals come back (the same few common words), so the language each of the
+    last totals gave is kept rather than unpacked again.
     """
 
     def __init__(self, profiles: list[LanguageProfile]) -> None:
@@ -265,6 +282,7 @@ class _Votes:
         self.letter_set = frozenset(self.letters)
         self.unpack = struct.Struct(f"<{len(profiles)}Q").unpack
         self.size = 8 * len(profiles)
+        self.decided: dict[int, str | None] = {}  # total -> winner, at most _DECISIONS_KEPT
 
     @staticmethod
     def _table(unit: int, weights: list[dict[str, int]]) -> dict[str, int]:
@@ -273,22 +291,33 @@ class _Votes:
         for i, items in enumerate(weights):
             for item, weight in items.items():
                 owners.setdefault(item, []).append((i, weight))
-        return {
-            item: sum((weight * unit // len(langs)) << (64 * i) for i, weight in langs)
-            for item, langs in owners.items()
-        }
+        table: dict[str, int] = {}
+        shared: dict[int, int] = {}  # one object per distinct value: less memory to read
+        for item, langs in owners.items():
+            packed = sum((weight * unit // len(langs)) << (64 * i) for i, weight in langs)
+            table[item] = shared.setdefault(packed, packed)
+        return table
 
     def winner(self, text: str, norm: str) -> str | None:
         """The language with the most votes in the first MAX_WORDS words of ``norm`` and
         the letters of ``text``, or None on a tie or no vote."""
         if "." in norm:
             norm = norm.replace(".", " ")
-        total = sum(filter(None, map(self.words.get, norm.split(None, MAX_WORDS)[:MAX_WORDS])))
+        words = norm.split(None, MAX_WORDS)
+        del words[MAX_WORDS:]  # the rest of the text, if any
+        total = sum(filter(None, map(self.words.get, words)))
         if not text.isascii():
-            for c in self.letter_set.intersection(text[: MAX_WORDS * 8]):
-                total += self.letters[c]
+            found = self.letter_set.intersection(text[: MAX_WORDS * 8])
+            total = sum(map(self.letters.__getitem__, found), total)
         if not total:
             return None
+        decided = self.decided.get(total, "")
+        if decided != "":
+            return decided
         votes = self.unpack(total.to_bytes(self.size, "little"))
         best = max(votes)
-        return self.langs[votes.index(best)] if votes.count(best) == 1 else None
+        decided = self.langs[votes.index(best)] if votes.count(best) == 1 else None
+        if len(self.decided) >= _DECISIONS_KEPT:
+            self.decided.clear()
+        self.decided[total] = decided
+        return decided

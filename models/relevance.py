@@ -81,6 +81,7 @@ MAX_MATCHES = 128
 """Lexicon and brand matches read per post, in text order: a post naming more terms
 than this is decided on its first ones, so that the rule's work stays bounded on a
 hostile text (thousands of matches in 10,000 characters)."""
+_VERDICTS_KEPT = 4096  # distinct verdicts a classifier keeps to hand out again
 
 _LANG_RE = re.compile(r"[a-z]{2,3}")
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -287,11 +288,11 @@ def normalize_text(text: str) -> str:
         text = _HASHTAG_RE.sub(_split_hashtag, text)
     if text.isascii():
         return b" ".join(text.encode().translate(_ASCII_MAP).split()).decode()
-    try:  # most Italian, French and Spanish posts without emoji are Latin-1
-        data = text.encode("latin-1").translate(_LATIN1_MAP)
-    except UnicodeEncodeError:
-        pass
-    else:
+    # Most Italian, French and Spanish posts without emoji are Latin-1 (nothing dropped
+    # when encoding; "ignore" costs less than the exception "strict" raises otherwise).
+    data = text.encode("latin-1", "ignore")
+    if len(data) == len(text):
+        data = data.translate(_LATIN1_MAP)
         if 0 not in data:
             return b" ".join(data.split()).decode()
     return _normalize_general(text)
@@ -624,7 +625,9 @@ class Brands:
         exact = self._accounts.get(author)
         if exact is not None:
             return exact
-        return self.of_handle(author.rsplit(":", 1)[-1].lstrip("@").split("@", 1)[0])
+        if ":" in author or "@" in author:  # most authors are a bare handle
+            author = author.rsplit(":", 1)[-1].lstrip("@").split("@", 1)[0]
+        return self._handles.get(author.casefold())
 
 
 # --- classifier ----------------------------------------------------------------------------
@@ -752,6 +755,8 @@ class _Term:
 
 
 _Hit = tuple[int, int, _Term, int]  # start, end (exclusive), term, its roles in this post
+# relevant, category, score, terms, tech, reply: a verdict but for its language and operators
+_Decision = tuple[bool, str | None, float, tuple[str, ...], tuple[str, ...], bool]
 _Entry = tuple[str, str, int, bool, bool]  # role, label, language index, open start, open end
 
 
@@ -787,10 +792,20 @@ def _automaton(terms: dict[str, _Term]) -> Any:
     if not terms:
         return None
     automaton = ahocorasick.Automaton()
-    for text, term in terms.items():
-        automaton.add_word(text, term)
+    for text in sorted(terms):  # in order: the nodes of a branch lie together in memory
+        automaton.add_word(text, terms[text])
     automaton.make_automaton()
     return automaton
+
+
+def _first_non_ascii(text: str) -> str:
+    return next(c for c in text if not c.isascii())
+
+
+def _any_of(chars: Iterable[str]) -> re.Pattern[str]:
+    """A pattern finding any of ``chars`` (none: never found)."""
+    found = sorted(set(chars))
+    return re.compile(f"[{''.join(map(re.escape, found))}]" if found else "(?!)")
 
 
 def _outermost(hits: list[_Hit]) -> list[_Hit]:
@@ -872,7 +887,7 @@ class RelevanceClassifier:
         self.brands = brands if brands is not None else Brands.load()
         self.langs = self.lexicon.langs
         self.identifier = LanguageIdentifier(self.lexicon.profiles, normalize_text)
-        self._lang_index = {lang: i for i, lang in enumerate(self.langs)}
+        self._lang_index: dict[str | None, int] = {lang: i for i, lang in enumerate(self.langs)}
         entries: dict[str, list[_Entry]] = {}
         for t in self.lexicon.terms:
             entry = (t.role, t.label, self._lang_index[t.lang], t.open_start, t.open_end)
@@ -888,9 +903,12 @@ class RelevanceClassifier:
         # characters would otherwise slow every step from the root.
         self._ascii = _automaton({t: e for t, e in self._terms.items() if t.isascii()})
         self._other = _automaton({t: e for t, e in self._terms.items() if not t.isascii()})
+        # Each of those holds a character outside ASCII, the first of which the text must
+        # hold too: most texts that are not ASCII (emoji, curly quotes) have none of them.
+        self._other_keys = _any_of(_first_non_ascii(t) for t in self._terms if not t.isascii())
         self._handles = self.brands.handle_map()
         self._brand_category = {b.id: b.category for b in self.brands.brands}
-        self._empty: dict[str | None, Relevance] = {}
+        self._verdicts: dict[tuple[Any, ...], Relevance] = {}
         self._lang_cache: dict[str, str | None] = {}
 
     def __repr__(self) -> str:
@@ -930,44 +948,51 @@ class RelevanceClassifier:
         norm = normalize_text(text)
         if lang is None and norm:
             lang = self.identifier.identify(text, norm)
-        li = self._lang_index.get(lang, -1) if lang is not None else -1
+        li = self._lang_index.get(lang, -1)
         hits: list[_Hit] = []
         found: list[tuple[int, int, tuple[str, ...]]] = []
+        kinds = 0  # the roles of all hits
         if norm:
             if self._ascii is not None:
-                self._scan(self._ascii, norm, li, hits, found)
-            if self._other is not None and not norm.isascii():
-                self._scan(self._other, norm, li, hits, found)
+                kinds = self._scan(self._ascii, norm, li, hits, found)
+            if not norm.isascii() and self._other_keys.search(norm):
+                kinds |= self._scan(self._other, norm, li, hits, found)
         brands = self._brands(text, found) if found or "@" in text else ()
         operator = self.brands.of_author(author)
         if not hits:
-            if brands or operator:
-                reply = _signed(text)
-                return Relevance(False, None, 0.0, (), (), lang, brands, operator, reply)
-            empty = self._empty.get(lang)
-            if empty is None:
-                empty = Relevance(False, None, 0.0, (), (), lang)
-                if len(self._empty) < 1024:
-                    self._empty[lang] = empty
-            return empty
+            reply = _signed(text) if brands or operator else False
+            return self._verdict(False, None, 0.0, (), (), lang, brands, operator, reply)
         hits.sort()  # by start, then end (two hits never share both: one term per text)
-        verdict = self._decide(norm, hits, lang, li, brands, _signed(text))
-        if operator is not None or brands:
-            relevant = verdict.relevant and operator is None
-            return Relevance(
-                relevant,
-                verdict.category if relevant else None,
-                verdict.score if relevant else 0.0,
-                verdict.terms,
-                verdict.tech,
-                lang,
-                brands,
-                operator,
-                verdict.reply,
-            )
-        return verdict
+        relevant, category, score, terms, tech, reply = self._decide(
+            norm, hits, kinds, li, brands, _signed(text)
+        )
+        if operator is not None:
+            relevant, category, score = False, None, 0.0
+        return self._verdict(relevant, category, score, terms, tech, lang, brands, operator, reply)
 
     # --- internals -------------------------------------------------------------------------
+
+    def _verdict(
+        self,
+        relevant: bool,
+        category: str | None,
+        score: float,
+        terms: tuple[str, ...],
+        tech: tuple[str, ...],
+        lang: str | None,
+        brands: tuple[str, ...],
+        operator: str | None,
+        reply: bool,
+    ) -> Relevance:
+        """The :class:`Relevance` with these fields: the one made for an earlier post with
+        the same, if any (verdicts repeat, and finding one costs less than making it)."""
+        key = (relevant, category, score, terms, tech, lang, brands, operator, reply)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            if len(self._verdicts) >= _VERDICTS_KEPT:
+                self._verdicts.clear()
+            verdict = self._verdicts[key] = Relevance(*key)
+        return verdict
 
     def _norm_lang(self, lang: str) -> str | None:
         cached = self._lang_cache.get(lang, "")
@@ -988,37 +1013,50 @@ class RelevanceClassifier:
         li: int,
         hits: list[_Hit],
         found: list[tuple[int, int, tuple[str, ...]]],
-    ) -> None:
+    ) -> int:
         """Add to ``hits`` the lexicon matches counting in language ``li`` and to
-        ``found`` the brand-name matches, up to :data:`MAX_MATCHES` in all."""
+        ``found`` the brand-name matches, up to :data:`MAX_MATCHES` in all; return the
+        roles of the hits added."""
         last = len(norm) - 1
-        joins = _JOINS
+        kinds = 0
+        room = MAX_MATCHES - len(hits) - len(found)
         for end, term in automaton.iter(norm):
-            if len(hits) + len(found) >= MAX_MATCHES:
+            if room <= 0:
                 break
             start = end - term.size + 1
-            # inline _joins() for the BMP: most matches of short terms are inside words
-            glued_left = glued_right = False
+            # the context, as a variant index: 2 if glued on the left, + 1 on the right
+            # (most neighbours are spaces: no _joins() call for them)
+            glued = 0
             if term.left and start > 0:
-                cp = ord(norm[start - 1])
-                glued_left = joins[cp] == 1 if cp < 0x10000 else _joins(norm[start - 1])
-                if glued_left and term.proclitic:
-                    glued_left = not _after_proclitics(norm, start)
+                c = norm[start - 1]
+                if (
+                    c != " "
+                    and _joins(c)
+                    and not (term.proclitic and _after_proclitics(norm, start))
+                ):
+                    if term.variants is None:
+                        continue
+                    glued = 2
             if term.right and end < last:
-                cp = ord(norm[end + 1])
-                glued_right = joins[cp] == 1 if cp < 0x10000 else _joins(norm[end + 1])
-            if glued_left or glued_right:
-                if term.variants is None:
-                    continue
-                term = term.variants[glued_left * 2 + glued_right]
+                c = norm[end + 1]
+                if c != " " and _joins(c):
+                    if term.variants is None:
+                        continue
+                    glued += 1
+            if glued:
+                term = term.variants[glued]
                 if term is None:
                     continue
             kind = term.kind[li]
             if kind & _BRAND:
                 found.append((start, end + 1, term.brands))
                 kind &= ~_BRAND
+                room -= 1
             if kind:
                 hits.append((start, end + 1, term, kind))
+                kinds |= kind
+                room -= 1
+        return kinds
 
     def _brands(self, text: str, found: list[tuple[int, int, tuple[str, ...]]]) -> tuple[str, ...]:
         """Sorted brand ids: names not overlapping a longer brand name ("at t" in "at
@@ -1039,21 +1077,21 @@ class RelevanceClassifier:
         self,
         norm: str,
         hits: list[_Hit],
-        lang: str | None,
+        kinds: int,
         li: int,
         brands: tuple[str, ...],
         signed: bool,
-    ) -> Relevance:
+    ) -> _Decision:
+        """The decision on the sorted ``hits`` (their roles: ``kinds``) in language ``li``."""
         if len(hits) == 1:
             terms: tuple[str, ...] = (hits[0][2].text,)
         else:
             terms = tuple(dict.fromkeys([h[2].text for h in hits]))
-        kinds = 0
-        for h in hits:
-            kinds |= h[3]
         if kinds & _REPLY or signed:
-            return Relevance(False, None, 0.0, terms, (), lang, reply=True)
+            return False, None, 0.0, terms, (), True
         if kinds & _SET_ASIDE:
+            if not kinds & _STRONG:  # setting hits aside leaves no strong phrase either
+                return False, None, 0.0, terms, (), False
             spans = [(h[0], h[1]) for h in hits if h[3] & _SET_ASIDE]
             over = max((h[1] for h in hits if h[3] & _RESOLVED), default=0)
             hits = [
@@ -1067,20 +1105,21 @@ class RelevanceClassifier:
             for h in hits:
                 kinds |= h[3]
             if not kinds & _STRONG:
-                return Relevance(False, None, 0.0, terms, (), lang)
+                return False, None, 0.0, terms, (), False
         evidence_kinds = _EVIDENCE | _CONTEXT | _OUTAGE if brands else _EVIDENCE
         if not (kinds & _STRONG or (kinds & _PROBLEM and kinds & evidence_kinds)):
             tech = tuple(dict.fromkeys([h[2].tech for h in hits if h[2].tech]))
-            return Relevance(False, None, 0.0, terms, tech, lang)
+            return False, None, 0.0, terms, tech, False
 
         negators = [h[1] for h in hits if h[3] & _NEGATION] if kinds & _NEGATION else None
         strong: list[_Hit] = []
         service: list[_Hit] = []
         generic: list[_Hit] = []
-        context: list[_Hit] = []
         problems: list[_Hit] = []
         techs: list[str] = []
-        problem_mask = 0
+        problem_mask = 0  # languages of the problem terms
+        problem_kinds = 0  # roles of the problem terms
+        context_mask = 0  # languages in which a context word names a service
         for h in hits:
             t, kind = h[2], h[3]
             if kind & _STRONG:
@@ -1090,9 +1129,10 @@ class RelevanceClassifier:
             elif kind & _GENERIC:
                 generic.append(h)
             elif kind & _CONTEXT:
-                context.append(h)
+                context_mask |= t.service_mask
             if kind & _PROBLEM and not (negators and _negated(norm, h[0], negators)):
                 problem_mask |= t.problem
+                problem_kinds |= kind
                 problems.append(h)
             tag = t.tech
             if tag is not None and tag not in techs:
@@ -1102,12 +1142,9 @@ class RelevanceClassifier:
             problem_mask &= 1 << li
         paired_service = [h for h in service if h[2].service_mask & problem_mask]
         paired_generic = [h for h in generic if h[2].service_mask & problem_mask]
-        branded = bool(brands) and (
-            any(h[3] & _OUTAGE for h in problems)
-            or any(h[2].service_mask & problem_mask for h in context)
-        )
+        branded = bool(brands) and bool(problem_kinds & _OUTAGE or context_mask & problem_mask)
         if not (strong or paired_service or paired_generic or branded):
-            return Relevance(False, None, 0.0, terms, tech, lang)
+            return False, None, 0.0, terms, tech, False
 
         strong = _outermost(strong)
         service = _outermost(service)
@@ -1155,7 +1192,7 @@ class RelevanceClassifier:
         evidence += len(outside)
         if evidence > 0:
             score = round(score + 0.05 * min(2, evidence), 2)
-        return Relevance(True, category, score, terms, tech, lang)
+        return True, category, score, terms, tech, False
 
 
 def _negated(norm: str, start: int, negator_ends: list[int]) -> bool:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from models import langid
 from models.errors import ConfigError
 from models.langid import SCRIPTS, LanguageIdentifier, LanguageProfile, dominant_script
 from models.relevance import Lexicon, normalize_text
@@ -215,6 +218,34 @@ def test_short_posts(ident: LanguageIdentifier, text: str, lang: str | None) -> 
 )
 def test_dominant_script(text: str, script: str | None) -> None:
     assert dominant_script(text) == script
+
+
+# Letters of every script told apart and others, Latin letters and what is often beside them.
+_SCRIPT_SOUP = st.text(
+    st.sampled_from("aZ éßÆ×÷ ḁ ·.,!? 09 😡📶 ’“ ж Ω ש ب ক क ก 한 ㄱ あ ア 中 𠀀 ｱ ﬁ ‎"), max_size=30
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_SCRIPT_SOUP)
+def test_dominant_script_is_the_script_with_most_letters(text: str) -> None:
+    # The short cut for texts without letters of other scripts than Latin must agree with
+    # counting every letter.
+    counts = langid._script_counts(text)
+    assert dominant_script(text) == (max(counts, key=counts.__getitem__) if counts else None)
+
+
+def test_remembered_decisions_stay_right_and_bounded(
+    ident: LanguageIdentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [t for texts in SENTENCES.values() for t in texts]
+    expected = [ident.identify(t) for t in texts]
+    monkeypatch.setattr(langid, "_DECISIONS_KEPT", 5)
+    small = LanguageIdentifier(Lexicon.load().profiles, normalize_text)
+    for _ in range(2):  # the second time, some from memory
+        assert [small.identify(t) for t in texts] == expected
+    assert 0 < len(small._votes["latin"].decided) <= 5
+    assert all(len(votes.decided) <= 5 for votes in small._votes.values())
 
 
 def test_letters_break_a_tie() -> None:

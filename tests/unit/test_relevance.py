@@ -1142,3 +1142,14 @@ def test_hostile_texts_cost_bounded_time(clf: RelevanceClassifier) -> None:
 def test_a_long_text_is_decided_on_its_first_matches(clf: RelevanceClassifier) -> None:
     assert clf.classify_text("no signal " + "wifi ok " * 10).relevant
     assert not clf.classify_text("wifi ok " * (MAX_MATCHES + 1) + "no signal").relevant
+
+
+def test_verdicts_handed_out_again_belong_to_their_post() -> None:
+    clf = RelevanceClassifier(Lexicon.load(["en", "ru"]))
+    text = "No signal since this morning 😡 @ATT"
+    first = clf.classify_text(text)
+    by_operator = clf.classify_text(text, author="ATT")
+    assert first.relevant and first.operator is None and first.brands == ("att",)
+    assert (by_operator.relevant, by_operator.score, by_operator.operator) == (False, 0.0, "att")
+    assert clf.classify_text(text) is first  # equal verdicts are one object
+    assert clf.classify_text("нет сети с утра 😡").terms == ("нет", "нет сети", "сети")
