@@ -61,13 +61,14 @@ TECH_CATEGORY = {
 # The [strong] key of complaints that name no service ("is there an outage?"): the other
 # terms, a tech tag or the operator give the category.
 ANY_SERVICE = "any"
-# Table name -> what its keys are. "terms" tables have exactly one key, ``terms``.
+# Table name -> what its keys are. "terms" tables have exactly one key, ``terms``; the
+# [problem] table also ``opinion`` (:data:`OPINION`).
 ROLES = {
     "service": "category",
     "generic": "category",
     "context": "terms",
     "strong": "category",
-    "problem": "terms",
+    "problem": "strength",
     "outage": "terms",
     "negation": "terms",
     "exclude": "group",
@@ -75,8 +76,19 @@ ROLES = {
     "reply": "terms",
     "tech": "tag",
 }
+OPINION = "opinion"
+"""The [problem] key of opinion words ("trash", "useless", "sampah"): weak problem terms
+that pair with a [service] term, or with an operator named, but never with [generic]
+words alone ("horrible damage ... any coverage" is no fault report)."""
 LANGID_KEYS = ("scripts", "stopwords", "letters")  # the keys of a lexicon's [langid] table
 NEGATION_WINDOW = 2  # a negator acts on a problem term at most this many words later
+PAIR_WINDOW = 12
+"""A [problem] term pairs with a [service], [generic] or [context] term at most this many
+words away, before or after it, across clause marks ("internet. still slow"): in a long post
+a problem word and a network word far apart seldom speak of one another. Chosen on the
+DEV half of the hand labels: every fault report paired within 12 words (some across
+sentences, so no clause limit), two false pairs were 15 and 21 words apart. A run of a
+script written without spaces (Chinese, Japanese) counts as one word."""
 MAX_MATCHES = 128
 """Lexicon and brand matches read per post, in text order: a post naming more terms
 than this is decided on its first ones, so that the rule's work stays bounded on a
@@ -326,7 +338,8 @@ def _pattern(value: str, where: str) -> tuple[str, bool, bool]:
 @dataclass(frozen=True, slots=True)
 class LexiconTerm:
     """One term of one table: ``text`` is normalised; ``label`` is the category (service,
-    generic, strong), the tech tag, the exclude group, or ``"terms"``. ``open_start`` /
+    generic, strong), the tech tag, the exclude group, ``"opinion"`` (a weak problem term) or
+    ``"terms"``. ``open_start`` /
     ``open_end``: the match may begin / end inside a longer word (``*`` in the file)."""
 
     text: str
@@ -418,6 +431,8 @@ def _parse(
                 )
             if kind == "terms" and key != "terms":
                 raise ConfigError(where, key, "unknown key; this table has only 'terms'")
+            if kind == "strength" and key not in ("terms", OPINION):
+                raise ConfigError(where, key, f"unknown key; expected one of: terms, {OPINION}")
             if kind == "group" and not _ID_RE.fullmatch(key):
                 raise ConfigError(where, key, "group names are lower-case identifiers")
             for i, value in enumerate(_str_list(values, f"{where} {key}")):
@@ -703,6 +718,7 @@ class _Term:
         "generic",
         "kind",
         "left",
+        "plain",
         "problem",
         "proclitic",
         "right",
@@ -730,6 +746,7 @@ class _Term:
         # languages in which it names a service (specific, generic or with an operator)
         self.service_mask = 0
         self.problem = 0  # languages in which it is a problem term
+        self.plain = 0  # ... a problem term that is not an opinion word (pairs with generic)
         self.tech: str | None = None
         self.brands: tuple[str, ...] = ()
         # the same text matched inside a longer word, by context index (glued on the
@@ -752,6 +769,8 @@ class _Term:
             self.service_mask |= 1 << lang
         elif role in ("problem", "outage"):
             self.problem |= 1 << lang
+            if label != OPINION:
+                self.plain |= 1 << lang
 
 
 _Hit = tuple[int, int, _Term, int]  # start, end (exclusive), term, its roles in this post
@@ -857,18 +876,23 @@ class RelevanceClassifier:
        starts with an @mention and ends with an agent's signature ("... ya Kak. -Duwi",
        "^JS") is not relevant.
     1. **Exclusion.** If an ``[exclude]`` phrase occurs, every match overlapping it is
-       ignored, and the post is not relevant unless a ``[strong]`` phrase remains. A
+       ignored, and the post is not relevant unless a ``[strong]`` phrase remains; an
+       exclude phrase inside a longer strong phrase does not count ("no signal on tv"
+       holds "on tv", "apagón de internet" holds "apagón"). A
        ``[resolved]`` phrase ("back to normal") acts the same way and also sets aside
        every match before it: only a strong phrase after it keeps the post relevant.
     2. **Negation.** A ``[problem]`` match is ignored when a ``[negation]`` term ends at
        most 2 words before it ("isn't down", "non è down", "n'est pas en panne").
     3. **Relevant** if a ``[strong]`` phrase matched, or a ``[service]``/``[generic]`` term
-       and a ``[problem]`` term of a common language both matched (so Spanish "red" never
-       pairs with English "not working"), or an operator (name or handle) and an
-       ``[outage]`` term ("SFR en panne", "@Verizon down?"), or an operator, a
-       ``[context]`` word and a ``[problem]`` term ("@Comcast wifi so slow": with an
-       operator named, "wifi" and "my service" mean its service). A brand alone, or with a
-       milder problem word and no context word ("@Verizon slow app"), is never evidence.
+       and a ``[problem]`` term of a common language at most :data:`PAIR_WINDOW` words
+       apart (so Spanish "red" never pairs with English "not working"), or an operator
+       (name or handle) and an ``[outage]`` term ("SFR en panne", "@Verizon down?"), or
+       an operator, a ``[context]`` word and a ``[problem]`` term as near ("@Comcast wifi
+       so slow": with an operator named, "wifi" and "my service" mean its service).
+       Opinion words (``[problem] opinion``: "trash", "sampah") pair with a ``[generic]``
+       term only when an operator is named ("so much garbage on the internet" is no report). A
+       brand alone, or with a milder problem word and no context word ("@Verizon slow
+       app"), is never evidence.
     4. **Category**: ``total_outage`` if a strong phrase or a paired service term says so;
        else the most mentioned ``[service]`` category (ties: earliest); else the most
        mentioned category of the strong phrases that name a service (not those under
@@ -1092,7 +1116,12 @@ class RelevanceClassifier:
         if kinds & _SET_ASIDE:
             if not kinds & _STRONG:  # setting hits aside leaves no strong phrase either
                 return False, None, 0.0, terms, (), False
-            spans = [(h[0], h[1]) for h in hits if h[3] & _SET_ASIDE]
+            phrases = [h for h in hits if h[3] & _STRONG]
+            spans = [
+                (h[0], h[1])
+                for h in hits
+                if h[3] & _SET_ASIDE and not (h[3] & _EXCLUDE and _inside_longer(h, phrases))
+            ]
             over = max((h[1] for h in hits if h[3] & _RESOLVED), default=0)
             hits = [
                 h
@@ -1119,7 +1148,7 @@ class RelevanceClassifier:
         techs: list[str] = []
         problem_mask = 0  # languages of the problem terms
         problem_kinds = 0  # roles of the problem terms
-        context_mask = 0  # languages in which a context word names a service
+        context: list[_Hit] = []  # context words: they name a service with an operator named
         for h in hits:
             t, kind = h[2], h[3]
             if kind & _STRONG:
@@ -1129,7 +1158,7 @@ class RelevanceClassifier:
             elif kind & _GENERIC:
                 generic.append(h)
             elif kind & _CONTEXT:
-                context_mask |= t.service_mask
+                context.append(h)
             if kind & _PROBLEM and not (negators and _negated(norm, h[0], negators)):
                 problem_mask |= t.problem
                 problem_kinds |= kind
@@ -1140,9 +1169,12 @@ class RelevanceClassifier:
         tech = tuple(techs)
         if li >= 0:
             problem_mask &= 1 << li
-        paired_service = [h for h in service if h[2].service_mask & problem_mask]
-        paired_generic = [h for h in generic if h[2].service_mask & problem_mask]
-        branded = bool(brands) and bool(problem_kinds & _OUTAGE or context_mask & problem_mask)
+        paired_service = _paired(norm, service, problems, problem_mask)
+        # without an operator named, opinion words ("trash") say nothing of "the internet"
+        paired_generic = _paired(norm, generic, problems, problem_mask, plain=not brands)
+        branded = bool(brands) and bool(
+            problem_kinds & _OUTAGE or _paired(norm, context, problems, problem_mask)
+        )
         if not (strong or paired_service or paired_generic or branded):
             return False, None, 0.0, terms, tech, False
 
@@ -1195,12 +1227,52 @@ class RelevanceClassifier:
         return True, category, score, terms, tech, False
 
 
+def _within(norm: str, end: int, start: int, words: int) -> bool:
+    """At most ``words`` words lie between offsets ``end`` and ``start`` of ``norm`` (the
+    spaces in the gap less one; a run of a script written without spaces is one word)."""
+    return norm.count(" ", end, start) <= words + 1
+
+
 def _negated(norm: str, start: int, negator_ends: list[int]) -> bool:
     """A negator ends at most NEGATION_WINDOW words before ``start``, in the same clause."""
-    # Words strictly between = spaces in the gap - 1; a clause mark in the gap breaks the link.
     return any(
         end <= start
-        and norm.count(" ", end, start) <= NEGATION_WINDOW + 1
-        and norm.find(".", end, start) < 0
+        and _within(norm, end, start, NEGATION_WINDOW)
+        and norm.find(".", end, start) < 0  # a clause mark in the gap breaks the link
         for end in negator_ends
     )
+
+
+def _paired(
+    norm: str, names: list[_Hit], problems: list[_Hit], langs: int, plain: bool = False
+) -> list[_Hit]:
+    """The hits of ``names`` (service, generic or context words) with a problem term of
+    one of their languages (of the bit mask ``langs``) at most PAIR_WINDOW words away;
+    ``plain``: opinion words do not count."""
+    return [
+        h
+        for h in names
+        if (mask := h[2].service_mask & langs) and _near_problem(norm, h, problems, mask, plain)
+    ]
+
+
+def _near_problem(norm: str, hit: _Hit, problems: list[_Hit], langs: int, plain: bool) -> bool:
+    """A problem term (in text order) of a language of ``langs`` overlaps ``hit`` or lies
+    at most PAIR_WINDOW words from it. Only the nearest on each side is measured."""
+    before = -1  # the end of the nearest problem term before the hit
+    for p in problems:
+        if not (p[2].plain if plain else p[2].problem) & langs:
+            continue
+        if p[0] >= hit[1]:  # the nearest after it; those before are already known
+            return (before >= 0 and _within(norm, before, hit[0], PAIR_WINDOW)) or _within(
+                norm, hit[1], p[0], PAIR_WINDOW
+            )
+        if p[1] > hit[0]:  # overlapping
+            return True
+        before = max(before, p[1])
+    return before >= 0 and _within(norm, before, hit[0], PAIR_WINDOW)
+
+
+def _inside_longer(hit: _Hit, phrases: list[_Hit]) -> bool:
+    """``hit`` lies inside a longer one of ``phrases``."""
+    return any(p[0] <= hit[0] and hit[1] <= p[1] and p[1] - p[0] > hit[1] - hit[0] for p in phrases)

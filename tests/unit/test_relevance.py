@@ -15,6 +15,8 @@ from models.relevance import (
     ANY_SERVICE,
     CATEGORIES,
     MAX_MATCHES,
+    OPINION,
+    PAIR_WINDOW,
     TECH_TAGS,
     Brand,
     Brands,
@@ -476,6 +478,82 @@ def test_strong_phrase_outside_exclusion_survives(clf: RelevanceClassifier, text
 def test_exclusion_overlapping_the_evidence(clf: RelevanceClassifier) -> None:
     assert not clf.classify_text("social network is down").relevant
     assert not clf.classify_text("la rete sociale è down").relevant
+    # "outage in" overlaps "power outage" without holding it: the exclusion wins
+    assert not clf.classify_text("power outage in our street since last night").relevant
+
+
+# (a strong phrase holding an exclusion, the exclusion with a pair outside it, lang, category)
+HOLDING = [
+    ("communications blackout across the island", "blackout here, internet so laggy", "en",
+     "total_outage"),
+    ("apagón de internet en toda la ciudad", "apagón, la conexión va lenta", "es",
+     "total_outage"),
+    ("apagão de internet no bairro", "apagão no bairro, a conexão está lenta", "pt",
+     "total_outage"),
+    ("no recibo sms desde ayer", "el recibo llegó y la conexión va lenta", "es", "sms"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "excluded", "lang", "category"), HOLDING)
+def test_strong_phrase_holding_an_exclusion_wins(
+    clf: RelevanceClassifier, text: str, excluded: str, lang: str, category: str
+) -> None:
+    r = clf.classify_text(text, lang)
+    assert (r.relevant, r.category) == (True, category), r
+    assert not clf.classify_text(excluded, lang).relevant  # elsewhere the exclusion counts
+
+
+def test_a_problem_pairs_only_with_a_network_word_near_it(clf: RelevanceClassifier) -> None:
+    far = (
+        "Reading up on the history of the internet tonight for my history class, and the "
+        "traffic on the drive home was so slow"
+    )
+    assert not clf.classify_text(far).relevant
+    assert clf.classify_text("the internet tonight was so slow").relevant
+    # at most PAIR_WINDOW words between, on either side, across clause marks
+    gap = " ".join(["blah"] * PAIR_WINDOW)
+    assert clf.classify_text(f"internet {gap} slow", "en").relevant
+    assert clf.classify_text(f"slow. {gap} internet", "en").relevant
+    assert not clf.classify_text(f"internet {gap} blah slow", "en").relevant
+    assert clf.classify_text(f"slow. internet {gap} blah laggy", "en").relevant  # the near one
+    # a context word and an operator: the same reach
+    assert clf.classify_text(f"@Comcast my service {gap} slow").relevant
+    assert not clf.classify_text(f"@Comcast my service {gap} blah slow").relevant
+    # an operator and an outage word pair at any distance
+    assert clf.classify_text(f"@Comcast {gap} blah down").relevant
+
+
+def test_opinion_words_pair_with_generic_words_only_with_an_operator(
+    clf: RelevanceClassifier,
+) -> None:
+    assert not clf.classify_text("so much garbage on the internet these days").relevant
+    assert not clf.classify_text(
+        "such horrible damage downtown and no one is giving it any coverage"
+    ).relevant
+    assert clf.classify_text("@Comcast internet has been garbage all week").relevant
+    assert clf.classify_text("my broadband has been garbage all week").relevant  # [service]
+    assert clf.classify_text("the internet has been slow all week").relevant  # plain problem
+    assert not clf.classify_text("wifi di kafe ini ampas banget", "id").relevant
+    assert clf.classify_text("@IndiHome wifi di rumah ampas banget dari pagi", "id").relevant
+
+
+def test_opinion_key_of_the_problem_table(tmp_path: Path) -> None:
+    path = tmp_path / "en.toml"
+    path.write_text(
+        'lang = "en"\n[generic]\nfixed_broadband = ["internet"]\n'
+        '[service]\nfixed_broadband = ["broadband"]\n'
+        '[problem]\nterms = ["slow"]\nopinion = ["trash"]\n',
+        encoding="utf-8",
+    )
+    lex = Lexicon.load((), paths=[path])
+    assert {(t.text, t.label) for t in lex.terms if t.role == "problem"} == {
+        ("slow", "terms"),
+        ("trash", OPINION),
+    }
+    clf = RelevanceClassifier(lex)
+    assert clf.classify_text("internet slow").relevant
+    assert not clf.classify_text("internet trash").relevant
+    assert clf.classify_text("broadband trash").relevant
 
 
 # (negated, the same complaint without the negation) per language; Japanese and Turkish
@@ -1061,6 +1139,8 @@ def test_same_language_files_merge(tmp_path: Path) -> None:
         ('lang = "en"\n[strong]\nvoice = ["no calls", 42]\n', "42"),
         ('lang = "en"\n[tech]\n6g = ["6g"]\n', "6g"),
         ('lang = "en"\n[problem]\nwords = ["down"]\n', "words"),
+        ('lang = "en"\n[problem]\nopinions = ["trash"]\n', "opinions"),
+        ('lang = "en"\n[outage]\nopinion = ["trash"]\n', "opinion"),
         ('lang = "en"\n[problem]\nterms = "down"\n', "down"),
         ('lang = "en"\nproblem = ["down"]\n', "problem"),
         ('lang = "en"\n[problem]\nterms = ["!!"]\n', "!!"),
@@ -1132,10 +1212,13 @@ def test_hostile_texts_cost_bounded_time(clf: RelevanceClassifier) -> None:
     # work grows with the square of the matches), and an Arabic word of 10,000 letters is
     # not walked back letter by letter for its proclitics at every match inside it.
     floods = ["no signal ", "@Verizon @ATT ", "没有信号 北京", "بداتا", "بنت"]
+    # and network words far from problem words: only the nearest pairs are measured
+    far = "internet " * 64 + "ab " * 3000 + "slow " * 64
     started = time.perf_counter()
     for _ in range(3):
         for flood in floods:
             clf.classify_text((flood * 10_000)[:10_000])
+        clf.classify_text(far)
     assert time.perf_counter() - started < 0.3
 
 
