@@ -25,7 +25,7 @@ import numpy as np
 import shapely
 
 from geo.cache import GeoCache
-from geo.regions import RegionSet
+from geo.regions import RegionSet, detached
 from geo.zones import assign_zones
 from models.errors import ConfigError
 
@@ -113,15 +113,29 @@ def load_topology(
         return Topology(neighbours, zones).to_json()
 
     def decode(value: Any) -> Topology:
-        neighbours = tuple(tuple(int(j) for j in nb) for nb in value["neighbours"])
-        zones = {str(k): str(v) for k, v in value["zones"].items()}
+        rows = [[int(j) for j in nb] for nb in value["neighbours"]]
+        zones = value["zones"]
         n = len(regions)
-        if len(neighbours) != n or list(zones) != list(regions.ids):
+        if len(rows) != n or list(zones) != list(regions.ids):
             raise ValueError("topology does not match the regions")
-        if any(not 0 <= j < n for nb in neighbours for j in nb):
+        if any(not 0 <= j < n for nb in rows for j in nb):
             raise ValueError("neighbour index out of range")
-        return Topology(neighbours, zones)
+        # held once: the region set's own neighbours when they are the same, and each
+        # zone label once (a copy: see detached), keyed by the region set's own ids
+        touching = regions.neighbour_indices() if kind == "touch" else None
+        if touching is not None and all(
+            tuple(row) == nb for row, nb in zip(rows, touching, strict=True)
+        ):
+            neighbours = touching
+        else:
+            numbers = list(range(n))
+            neighbours = tuple(tuple(numbers[j] for j in nb) for nb in rows)
+        labels = [str(z) for z in zones.values()]
+        copies = {z: detached(z) for z in set(labels)}
+        return Topology(
+            neighbours, {r: copies[z] for r, z in zip(regions.ids, labels, strict=True)}
+        )
 
-    parse_neighbours(mode)
+    kind, _ = parse_neighbours(mode)
     key = GeoCache.key("topology", regions.sha256, mode, max_regions_per_zone)
     return (cache or GeoCache(None)).get_or_build("topology", key, build, decode)

@@ -120,37 +120,39 @@ class CellIndex:
     def _classify(self) -> tuple[array[int], array[int], array[int], dict[int, BaseGeometry]]:
         """Cell codes: >= 0 one region covers the cell; -1 nothing within the tolerance;
         <= -2 a mixed cell, whose entries (see :meth:`locate`) are described by
-        ``bounds[2m : 2m + 3]``, ``m = -2 - code``. Built a band of rows at a time, so
-        that the cells' boxes never all exist at once."""
+        ``bounds[2m : 2m + 3]``, ``m = -2 - code``. Built a band of rows at a time into
+        the compact arrays, so that neither the cells' boxes nor their entries ever all
+        exist as numpy arrays at once."""
         nx, ny = self._nx, self._ny
         rows = max(1, _CHUNK_CELLS // nx)
-        parts = [
-            self._classify_chunk(np.arange(lo * nx, min(ny, lo + rows) * nx, dtype=np.int64))
-            for lo in range(0, ny, rows)
-        ]
-        codes = np.concatenate([p[0] for p in parts])
-        src = np.concatenate([p[1] for p in parts])
-        dst = np.concatenate([p[2] for p in parts])
-        near = np.concatenate([p[3] for p in parts])
-        del parts
-        cells = np.flatnonzero(codes == -2)
-        codes[cells] = -2 - np.arange(cells.size)
-        starts = np.searchsorted(src, cells)
-        bounds = np.empty(2 * cells.size + 1, dtype=np.int64)
-        bounds[0::2][: cells.size] = starts
-        bounds[1::2] = (
-            starts + np.add.reduceat((~near).astype(np.int64), starts) if cells.size else starts
-        )
-        bounds[-1] = src.size
-        # a detailed region is cut to the cell grown by the tolerance (its part that can
-        # matter to the cell's points), a simple one is tested whole
-        detailed = np.flatnonzero(shapely.get_num_coordinates(self._geoms[dst]) > DETAILED_COORDS)
-        cut = shapely.intersection(
-            self._geoms[dst[detailed]], self._boxes(src[detailed], self._tol + _EPS)
-        )
-        shapely.prepare(cut)
-        pieces = dict(zip(detailed.tolist(), cut.tolist(), strict=True))
-        return _packed("q", codes), _packed("q", bounds), _packed("i", dst), pieces
+        codes, bounds, members = array("i"), array("q"), array("i")
+        pieces: dict[int, BaseGeometry] = {}
+        for lo in range(0, ny, rows):
+            cells = np.arange(lo * nx, min(ny, lo + rows) * nx, dtype=np.int64)
+            band, src, dst, near = self._classify_chunk(cells)
+            first = len(members)  # number of the band's first entry
+            mixed = np.flatnonzero(band == -2)
+            band[mixed] = -2 - (len(bounds) // 2 + np.arange(mixed.size))
+            starts = np.searchsorted(src, cells[mixed])
+            meeting = np.add.reduceat((~near).astype(np.int64), starts) if mixed.size else starts
+            entries = np.empty(2 * mixed.size, dtype=np.int64)
+            entries[0::2] = first + starts
+            entries[1::2] = first + starts + meeting
+            # a detailed region is cut to the cell grown by the tolerance (its part that
+            # can matter to the cell's points), a simple one is tested whole
+            geoms = self._geoms[dst]
+            detailed = np.flatnonzero(shapely.get_num_coordinates(geoms) > DETAILED_COORDS)
+            if detailed.size:
+                cut = shapely.intersection(
+                    geoms[detailed], self._boxes(src[detailed], self._tol + _EPS)
+                )
+                shapely.prepare(cut)
+                pieces.update(zip((first + detailed).tolist(), cut.tolist(), strict=True))
+            _extend(codes, band)
+            _extend(bounds, entries)
+            _extend(members, dst)
+        bounds.append(len(members))
+        return codes, bounds, members, pieces
 
     def locate(self, lon: float, lat: float) -> tuple[int, bool] | None:
         """``(polygon index, is_nearest)`` or ``None``; finite coordinates only."""
@@ -185,9 +187,7 @@ class CellIndex:
         return self._geoms[self._members[entry]] if piece is None else piece
 
 
-def _packed(code: str, values: NDArray[np.int64]) -> array[int]:
-    """A compact array of the standard library (fast to index one item at a time) of
-    ``values``, without a Python int per value on the way."""
-    out = array(code)
+def _extend(out: array[int], values: NDArray[np.int64]) -> None:
+    """Append ``values`` to a compact array of the standard library (fast to index one
+    item at a time), without a Python int per value on the way."""
     out.frombytes(values.astype(f"=i{out.itemsize}").tobytes())
-    return out

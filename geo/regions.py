@@ -25,6 +25,7 @@ import math
 import os
 import struct
 import warnings
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "Region",
     "RegionDataWarning",
     "RegionSet",
+    "detached",
     "polygonal",
 ]
 
@@ -154,7 +156,7 @@ class RegionSet:
         shapely.prepare(self._geoms[shapely.get_num_coordinates(self._geoms) > DETAILED_COORDS])
         self._tree = shapely.STRtree(self._geoms)
         cx, cy = shapely.get_coordinates(shapely.centroid(self._geoms)).T
-        self._centroids = tuple(zip(cx.tolist(), cy.tolist(), strict=True))
+        self._centroids = array("d", cx.tolist()), array("d", cy.tolist())
         self._neighbours: tuple[tuple[int, ...], ...] | None = None
         self._cells: CellIndex | None = None
         self._sha256: str | None = None
@@ -304,7 +306,11 @@ class RegionSet:
                         stacklevel=2,
                     )
                     continue
-            regions.append(Region(region_id, name, geom, weight))
+            # copies: the text of a large decoded document would keep all of that
+            # document's memory (see detached)
+            own_id = detached(region_id)
+            own_name = own_id if name == region_id else detached(name)
+            regions.append(Region(own_id, own_name, geom, weight))
         if not regions:
             raise fail("no Polygon or MultiPolygon features with an area")
         return cls(regions, edge_tolerance_deg=edge_tolerance_deg)
@@ -395,7 +401,8 @@ class RegionSet:
 
     def centroid(self, region_id: str) -> tuple[float, float]:
         """``(lon, lat)`` of the region's centroid (may lie outside a concave region)."""
-        return self._centroids[self.index(region_id)]
+        i = self.index(region_id)
+        return self._centroids[0][i], self._centroids[1][i]
 
     @property
     def sha256(self) -> str:
@@ -489,13 +496,19 @@ class RegionSet:
     def neighbour_indices(self) -> tuple[tuple[int, ...], ...]:
         """For each region (file order), the sorted indices of its neighbours."""
         if self._neighbours is None:
+            n = len(self._ids)
             src, dst = self._tree.query(self._geoms, predicate="intersects")
             keep = src != dst
-            adjacency: list[set[int]] = [set() for _ in self._ids]
-            for a, b in zip(src[keep].tolist(), dst[keep].tolist(), strict=True):
-                adjacency[a].add(b)
-                adjacency[b].add(a)
-            self._neighbours = tuple(tuple(sorted(s)) for s in adjacency)
+            pairs = np.unique(
+                np.concatenate([src[keep] * n + dst[keep], dst[keep] * n + src[keep]])
+            )
+            ends = np.cumsum(np.bincount(pairs // n, minlength=n)).tolist()
+            # the region numbers held once (the index's own ints), not once per neighbour
+            numbers = list(self._index.values())
+            flat = [numbers[j] for j in (pairs % n).tolist()]
+            self._neighbours = tuple(
+                tuple(flat[start:end]) for start, end in zip([0, *ends[:-1]], ends, strict=True)
+            )
         return self._neighbours
 
     def union(
@@ -553,6 +566,20 @@ def warn_skipped(prefix: str, what: str, items: list[str], stacklevel: int = 2) 
     warnings.warn(
         f"{prefix} {len(items)} {what}: {shown}", RegionDataWarning, stacklevel=stacklevel + 1
     )
+
+
+def detached(text: str) -> str:
+    """A new string equal to ``text``, for keeping text taken from a decoded document.
+
+    Strings of a decoded JSON document sit among the document's other small objects, and
+    the allocator cannot hand back a block of memory that still holds one of them: region
+    ids kept as they are would keep most of a large document's memory for good.
+
+    >>> s = "r" * 3
+    >>> detached(s) == s and detached(s) is not s
+    True
+    """
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
 
 
 def polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:
@@ -654,4 +681,4 @@ def _pick_weight(
         or value < 0
     ):
         raise fail(f"feature {pos}: {weight_property!r} must be a number >= 0, not {value!r}")
-    return float(value)
+    return float(value) * 1.0  # a new float, not the decoded document's (see detached)

@@ -29,6 +29,7 @@ keeps every character's position, so the checks above read the original characte
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 import unicodedata
 from collections.abc import Iterable
@@ -105,17 +106,18 @@ class TextScanner:
         }
         self._automaton = ahocorasick.Automaton()
         names = gazetteer.distinctive_names(min_population, MIN_SHARE, country_bias)
-        taken = 0
+        taken: set[str] = set()
         for key, (city, share) in names.items():
             if len(key) >= MIN_CHARS and key not in banned and any(c.isalpha() for c in key):
                 self._automaton.add_word(key, (len(key), city, share))
-                taken += 1
-        self.size = taken
+                taken.add(key)
+        self.size = len(taken)
         """Number of names the scan looks for."""
         # longer names that are not taken still hide the names inside them: "New York"
-        # (a state) is not York, "Little Rock" is not Rock
-        for key in (*gazetteer.qualifier_names(), *gazetteer.names()):
-            if " " in key and key not in self._automaton:
+        # (a state) is not York, "Little Rock" is not Rock; only those that hold a taken
+        # name can hide one, so only those are looked for
+        for key in itertools.chain(gazetteer.qualifier_names(), gazetteer.names()):
+            if key not in taken and _holds_any(key, taken):
                 self._automaton.add_word(key, (len(key), -1, 0.0))
         if len(self._automaton):
             self._automaton.make_automaton()
@@ -146,6 +148,19 @@ class TextScanner:
             if city >= 0 and city not in found and _written_as_name(text, start, stop):
                 found[city] = self.gazetteer.city(city, round(TEXT_CONFIDENCE * share, 4))
         return list(found.values())
+
+
+def _holds_any(key: str, names: set[str]) -> bool:
+    """``key`` has one of ``names`` inside it as whole words (and is longer).
+
+    >>> _holds_any("new york city", {"york"}), _holds_any("yorkshire", {"york"})
+    (True, False)
+    """
+    words = key.split(" ")
+    n = len(words)
+    return any(
+        " ".join(words[i:j]) in names for i in range(n) for j in range(i + 1, n + 1) if j - i < n
+    )
 
 
 def _written_as_name(text: str, start: int, stop: int) -> bool:

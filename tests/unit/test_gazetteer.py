@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from gazetteer_data import city
 from hypothesis import given, settings
@@ -235,6 +236,46 @@ def test_build_is_cached_on_disk(tmp_path: Path) -> None:
     with pytest.warns(GeoCacheWarning):
         rebuilt = Gazetteer(detail_countries=("MT",), cache_dir=tmp_path)
     assert len(rebuilt) == len(first)
+
+
+def test_cached_state_is_compact_and_exact(tmp_path: Path) -> None:
+    """The cache entry holds the columns as arrays and the index as one text; what is
+    read back answers exactly as what was built (wide names included), and a damaged
+    column is rebuilt with a warning."""
+    built = Gazetteer(detail_countries=("MT",), cache_dir=tmp_path)
+    (entry,) = tmp_path.glob("gazetteer-*.json")
+    state = orjson.loads(entry.read_bytes())
+    assert isinstance(state["lon"], str) and isinstance(state["keys"], str)
+    read = Gazetteer(detail_countries=("MT",), cache_dir=tmp_path)
+    assert sorted(read.names()) == sorted(built.names())
+    assert [read.city(i) for i in range(len(read))] == [built.city(i) for i in range(len(built))]
+    assert [a.tolist() for a in read.places()] == [a.tolist() for a in built.places()]
+    assert "москва" in set(read.names()) and where(read.lookup("Москва, Россия")) == (
+        "Moscow",
+        "RU",
+        "48",
+    )
+    for column, bad in (("lon", "not base64!"), ("postings", "AAAA"), ("sizes", "")):
+        entry.write_bytes(orjson.dumps({**state, column: bad}))
+        with pytest.warns(GeoCacheWarning):
+            assert len(Gazetteer(detail_countries=("MT",), cache_dir=tmp_path)) == len(built)
+
+
+def test_index_keeps_wide_names_as_bytes_and_shares_city_tuples() -> None:
+    tiny = Gazetteer.from_records(
+        [
+            city("Moscow", 37.6, 55.75, "RU", "48", 10_000_000, "Москва", "Moskau"),
+            city("Moscow", -117.0, 46.7, "US", "ID", 25_000),
+        ]
+    )
+    assert set(tiny.names()) == {"moscow", "москва", "moskau"}
+    assert all(isinstance(n, str) for n in tiny.names())
+    assert where(tiny.lookup("Москва")) == where(tiny.lookup("Moskau")) == ("Moscow", "RU", "48")
+    assert tiny.lookup("greater москва") == tiny.lookup("Москва")  # prefix, then wide text
+    assert tiny.lookup("Moscow, ID") is not None and tiny.cities_in("US", "ID") == [1]
+    index = tiny._index
+    assert index["москва".encode()] is index["moskau"]  # one tuple per city
+    assert index["moscow"] == (0, 1)
 
 
 def test_uncached_lookup_and_clear_cache(gz: Gazetteer) -> None:

@@ -76,6 +76,20 @@ def test_topology_is_cached_by_content(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("topology-*.json"))) == 3
 
 
+def test_topology_read_back_shares_what_the_regions_hold(tmp_path: Path) -> None:
+    cache = GeoCache(tmp_path)
+    rs = RegionSet.from_regions(
+        [Region(f"r{y}-{x}", "", box(x, y, x + 1, y + 1)) for y in range(20) for x in range(20)]
+    )
+    for mode in ("touch", "knn:3"):
+        built = load_topology(rs, mode, 8, cache)
+        read = load_topology(rs, mode, 8, cache)
+        assert read == built and read.neighbours == adjacency(rs, mode)
+        assert all(a is b for a, b in zip(read.zone_of, rs.ids, strict=True))
+        assert len({id(z) for z in read.zone_of.values()}) == len(set(read.zone_of.values()))
+    assert load_topology(rs, "touch", 8, cache).neighbours is rs.neighbour_indices()
+
+
 def test_corrupt_or_mismatched_topology_is_rebuilt(tmp_path: Path) -> None:
     cache = GeoCache(tmp_path)
     rs = grid()

@@ -234,6 +234,26 @@ def test_neighbours_share_a_border_or_a_corner() -> None:
             assert a in rs.neighbours(b)
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 60))
+def test_property_neighbours_are_the_regions_that_meet(seed: int, n: int) -> None:
+    rs = _voronoi_set(seed, n, 0.0)
+    geoms = [rs.geometry(r) for r in rs.ids]
+    expected = tuple(
+        tuple(j for j, other in enumerate(geoms) if j != i and geom.intersects(other))
+        for i, geom in enumerate(geoms)
+    )
+    assert rs.neighbour_indices() == expected
+
+
+def test_neighbour_numbers_are_held_once() -> None:
+    rs = RegionSet.from_regions(
+        [Region(f"r{y}-{x}", "", box(x, y, x + 1, y + 1)) for y in range(30) for x in range(30)]
+    )
+    numbers = [j for nb in rs.neighbour_indices() for j in nb]
+    assert len(numbers) > 6000 and len({id(j) for j in numbers}) == len(rs)
+
+
 def test_island_has_no_neighbours() -> None:
     rs = RegionSet.from_regions(
         [Region("a", "A", box(0, 0, 1, 1)), Region("island", "I", box(3, 3, 4, 4))]
@@ -291,6 +311,26 @@ def test_to_geojson_round_trips() -> None:
 
 
 # --- loading: ids, names, repairs -------------------------------------------------------
+
+
+def test_ids_names_and_weights_are_not_the_documents_objects() -> None:
+    """A region set keeps copies, so that the decoded document's memory can all be freed."""
+    props = {"id": "hex-a", "name": "hex-a", "weight": 2.5}
+    other = {"id": "b", "name": "B", "weight": 1}
+    fc = collection(feature(square(0, 0), props), feature(square(1, 0), other))
+    rs = RegionSet.from_mapping(fc, weight_property=None)
+    a = rs.region("hex-a")
+    assert (a.id, a.name) == ("hex-a", "hex-a") and a.id is not props["id"]
+    assert a.name is a.id  # a name equal to the id is the same string
+    assert rs.name("b") == "B" and rs.name("b") is not fc["features"][1]["properties"]["name"]
+    weighted = RegionSet.from_mapping(fc, weight_property="weight").region("hex-a").weight
+    assert weighted == 2.5 and weighted is not props["weight"]
+
+
+def test_centroids() -> None:
+    rs = grid()
+    assert rs.centroid("r12") == (2.5, 1.5)
+    assert all(rs.centroid(r.id) == r.geometry.centroid.coords[0] for r in rs)
 
 
 def test_id_and_name_defaults(tmp_path: Path) -> None:
@@ -552,6 +592,24 @@ def test_grid_cuts_only_detailed_polygons() -> None:
         for _ in range(2000):
             lon, lat = rng.uniform(x0 - 0.1, x1 + 0.1), rng.uniform(y0 - 0.1, y1 + 0.1)
             assert rs.locate_point(lon, lat) == _reference(rs, lon, lat), (lon, lat)
+
+
+def test_grid_built_band_by_band_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo.cellindex
+
+    def built(chunk_cells: int) -> tuple[list[int], list[int], list[int], list[int]]:
+        monkeypatch.setattr(geo.cellindex, "_CHUNK_CELLS", chunk_cells)
+        disc = Point(0, 0).buffer(1.0, 64)  # detailed: cut into pieces per cell
+        squares = [box(x * 0.3, 1 + y * 0.3, x * 0.3 + 0.3, 1.3 + y * 0.3) for y in range(4)
+                   for x in range(-4, 5)]  # fmt: skip
+        regions = [Region("d", "", disc), *(Region(f"s{i}", "", g) for i, g in enumerate(squares))]
+        index = RegionSet.from_regions(regions, edge_tolerance_deg=0.2).cell_index
+        pieces = sorted(index._pieces)
+        return list(index._codes), list(index._bounds), list(index._members), pieces
+
+    whole = built(1 << 30)
+    assert whole[1] and whole[3]  # mixed cells, and detailed regions cut into pieces
+    assert built(97) == whole  # many bands, one not a whole number of rows
 
 
 def test_with_weights_and_union() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,18 @@ def test_place_results_are_cached(gazetteer: Gazetteer) -> None:
     loc = Locator(grid(), gazetteer)
     first = loc.locate(post(place="Beta"))
     assert loc.locate(post(place="Beta")) is first
+
+
+def test_a_dropped_locator_frees_its_cache_at_once(gazetteer: Gazetteer) -> None:
+    loc = Locator(grid(), gazetteer)
+    assert loc.locate(post(place="Beta")).region_id == "r12"
+    gone = weakref.ref(loc)
+    gc.disable()
+    try:
+        del loc
+        assert gone() is None  # no reference cycle waits for the garbage collector
+    finally:
+        gc.enable()
 
 
 def test_place_cache_keys_are_what_the_gazetteer_reads(gazetteer: Gazetteer) -> None:

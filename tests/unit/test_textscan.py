@@ -91,6 +91,49 @@ def test_default_exclusions_are_loaded(gz: Gazetteer) -> None:
     assert names(TextScanner(gz, exclude=[]), "a day in Nice") == ["Nice"]
 
 
+@pytest.fixture(scope="module")
+def nested() -> Gazetteer:
+    """Names inside longer names, taken or not."""
+    return Gazetteer.from_records(
+        [
+            city("Rock", 1.0, 1.0, "US", "AR", 150_000),
+            city("Little Rock", 2.0, 2.0, "US", "AR", 200_000),
+            city("Rock Hill", 3.0, 3.0, "US", "SC", 70_000),  # too small: hides Rock only
+            city("Big Rock Hill Park", 3.5, 3.5, "US", "SC", 500),
+            city("York", 4.0, 4.0, "GB", "ENG", 150_000),
+            city("Old Town", 5.0, 5.0, "GB", "ENG", 20_000),  # hides no taken name
+            city("Town", 6.0, 6.0, "GB", "ENG", 10_000),
+        ],
+        us_states={"NY": "New York"},
+    )
+
+
+def test_only_names_holding_a_taken_name_are_looked_for(nested: Gazetteer) -> None:
+    scan = TextScanner(nested, exclude=[])
+    assert names(scan, "down in Rock Hill, in Little Rock and in Rock") == ["Little Rock", "Rock"]
+    assert names(scan, "no signal in New York or York") == ["York"]
+    assert names(scan, "down at Big Rock Hill Park today") == []
+    # taken: Rock, Little Rock, York; hiding: Rock Hill, Big Rock Hill Park, New York
+    assert (scan.size, len(scan._automaton)) == (3, 6)
+
+
+WORDS = ["Rock", "Little", "Hill", "Big", "Park", "York", "New", "Old", "Town", "in", ","]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=12))
+def test_property_same_hits_as_with_every_longer_name(nested: Gazetteer, words: list[str]) -> None:
+    """Looking only for the longer names that hold a taken name finds what looking for
+    every longer name would."""
+    text = "down in " + " ".join(words)
+    every = TextScanner(nested, exclude=[])
+    for key in (*nested.qualifier_names(), *nested.names()):
+        if " " in key and key not in every._automaton:
+            every._automaton.add_word(key, (len(key), -1, 0.0))
+    every._automaton.make_automaton()
+    assert TextScanner(nested, exclude=[]).scan(text) == every.scan(text)
+
+
 @functools.cache
 def italian_scanner() -> TextScanner:
     return TextScanner(Gazetteer.default(), country_bias="IT")
