@@ -94,6 +94,17 @@ async def raw_consume_rate(bootstrap: str, topic: str) -> tuple[float, float]:
         await consumer.stop()
 
 
+def _raw_consume(settings: Settings, attempts: int = 3) -> tuple[float, float]:
+    """:func:`raw_consume_rate` of the run's input; a consumer that stalls (seen now and
+    then: no record in a minute) is replaced by a fresh one."""
+    for _ in range(attempts - 1):
+        try:
+            return asyncio.run(raw_consume_rate(settings.bootstrap, settings.topic(RAW)))
+        except TimeoutError:
+            pass
+    return asyncio.run(raw_consume_rate(settings.bootstrap, settings.topic(RAW)))
+
+
 async def group_lags(
     admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str, topics: list[str]
 ) -> tuple[int, dict[str, int]]:
@@ -185,7 +196,7 @@ def throughput(
             replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=batch)
         )
         seconds = asyncio.run(_drain_time(settings, procs, timeout_s=600))
-        raw_rate, raw_posts = asyncio.run(raw_consume_rate(settings.bootstrap, settings.topic(RAW)))
+        raw_rate, raw_posts = _raw_consume(settings)
         peak = max(p.peak_rss_mb() or 0.0 for p in procs)
         return ThroughputRun(
             workers, batch, sent.messages, raw_rate, raw_posts, len(lines) / seconds, peak
