@@ -138,8 +138,13 @@ class Stages:
         return {
             "centroids": {r: self.regions.centroid(r) for r in ids},
             "weights": {r: self.regions.region(r).weight for r in ids},
-            "neighbours": {r: self.regions.neighbours(r) for r in ids},
+            "neighbours": {r: self._neighbours(r) for r in ids},
         }
+
+    def _neighbours(self, region_id: str) -> tuple[str, ...]:
+        """The region's neighbours as ``GROUNDSWELL_NEIGHBOURS`` defines them."""
+        ids = self.regions.ids
+        return tuple(ids[j] for j in self.topology.neighbours[self.regions.index(region_id)])
 
     def new_detector(self, zone_id: str) -> ZoneDetector:
         """A fresh zone detector, its baselines warm-started from the zone's posts in the

@@ -183,3 +183,17 @@ def test_authors_and_contact_details_are_masked_at_normalization() -> None:
     assert reason == "late" and b"bob" not in data
     other = Stages(Settings(author_key="k2"), stages.regions).origin()
     assert other.process(raw).posts[0].author != kept.author  # the key matters
+
+
+def test_zone_detectors_link_regions_by_the_configured_neighbours(stages: Stages) -> None:
+    settings = Settings(window_s=300, lateness_s=60, zone_size=5, neighbours="knn:1")
+    knn = Stages(settings, stages.regions)
+    ids = stages.regions.ids
+    differ = 0
+    for zone in knn.zones[:-1]:
+        given = knn._layout(zone)["neighbours"]
+        for r, others in given.items():
+            row = knn.topology.neighbours[ids.index(r)]
+            assert others == tuple(ids[j] for j in row)
+            differ += set(others) != set(stages.regions.neighbours(r))
+    assert differ  # k nearest is not touching: the setting reaches the detectors
