@@ -144,7 +144,10 @@ def _run_through(
     wait_for(all_in, 180, f"{len(expected)} alerts and {len(relevant)} relevant posts", survivor)
     events = [dumps(loads(v)) for v in got]
     assert set(events) == expected
-    assert len(events) == len(expected), "an alert event was sent twice"
+    if fault is not _kill_and_restart:
+        assert len(events) == len(expected), "an alert event was sent twice"
+    # after kill -9 an event sent just before the crash, whose state was not yet saved, is
+    # sent again: an exact copy (same bytes, so the set above holds), never another event
     assert sent_on == relevant
     dead = _read(settings.bootstrap, settings.topic(DEADLETTER))
     assert {r.value for r in dead} == {b"{not json"}
