@@ -479,8 +479,9 @@ def report_markdown(report: Report, top: int = 10, at_recall: float = 0.7) -> st
             f">= {keep} on the split, nested cross-validation): {cuts}"
         )
         intro = [
-            f"{cfg.folds}-fold stratified cross-validation (seed {cfg.seed}, l2 {cfg.l2}) over "
-            "all labelled posts: each post is scored by a model fitted on the other folds "
+            f"{cfg.folds}-fold stratified cross-validation (seed {cfg.seed}, l2 {cfg.l2}, "
+            f"{cfg.l2_evidence} on the lexicon's evidence) over all labelled posts: each post "
+            "is scored by a model fitted on the other folds "
             f"only; threshold {how}. The model's candidates are the posts with a lexicon term "
             "or an operator's name that are not operator replies; the others count as "
             "misses.",

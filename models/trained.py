@@ -12,7 +12,14 @@ L2-regularised logistic regression over
   lexicon terms;
 * the lexicon's evidence: the roles of the matched terms (one column per lexicon table:
   strong, service, generic, problem, negation...), its verdict and score, whether it found
-  an operator's name or handle, its category and its tech tags.
+  an operator's name or handle, its category and its tech tags;
+* the roles of the matched terms again when an operator is named, each worth 1/sqrt of
+  their number: the same roles weigh differently in posts addressed to an operator.
+
+The lexicon's evidence columns get a stronger penalty (``TrainConfig.l2_evidence``) than
+the n-grams and the operator's roles (``TrainConfig.l2``): they are few, set in most rows
+and worth 1 each, while an n-gram is worth a fraction of its row; with one penalty for all
+they take most of the fit and the text is hardly heard.
 
 A post is relevant when its probability reaches the model's threshold, chosen at training
 from cross-validated probabilities (:func:`choose_threshold`): the most precise cut that
@@ -77,8 +84,10 @@ __all__ = [
 ]
 
 FORMAT = "groundswell-relevance-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # The evidence columns that follow the hashed ones, by name; saved with a model and checked.
+# The lexicon's own come first (penalised by TrainConfig.l2_evidence), then the roles of
+# the matched terms in posts naming an operator (penalised like the n-grams).
 EVIDENCE = (
     *(f"role:{role}" for role in ROLES),
     "lexicon:relevant",
@@ -86,6 +95,7 @@ EVIDENCE = (
     "lexicon:operator",
     *(f"category:{c}" for c in CATEGORIES),
     *(f"tech:{t}" for t in TECH_TAGS),
+    *(f"operator&role:{role}" for role in ROLES),
 )
 _ROLE_BIT = {role: 1 << i for i, role in enumerate(ROLES)}
 _RELEVANT_COL = len(ROLES)
@@ -93,6 +103,7 @@ _SCORE_COL = _RELEVANT_COL + 1
 _OPERATOR_COL = _SCORE_COL + 1
 _CATEGORY_COL = {c: _OPERATOR_COL + 1 + i for i, c in enumerate(CATEGORIES)}
 _TECH_COL = {t: _OPERATOR_COL + 1 + len(CATEGORIES) + i for i, t in enumerate(TECH_TAGS)}
+_LEXICON_COLS = _OPERATOR_COL + 1 + len(CATEGORIES) + len(TECH_TAGS)
 # crc32 start values, one per feature kind, so that equal strings of two kinds differ.
 _SALT_WORD, _SALT_CHAR, _SALT_TERM, _SALT_NGRAM = 0x1F3D5B79, 0x2C4E6A8B, 0x3A5C7E9D, 0x4B6D8FA1
 _CACHE_WORDS = 200_000
@@ -194,11 +205,16 @@ class Featurizer:
         return [c for w in words for c in self.word(w)] + other
 
     def evidence(self, verdict: Relevance) -> dict[int, float]:
-        """The lexicon's evidence as {column: value}, columns counted after the hashed ones."""
+        """The lexicon's evidence as {column: value}, columns counted after the hashed ones;
+        with an operator named, its roles again in the ``operator&role`` columns, each worth
+        1/sqrt(number of roles) (a unit-length block, like the n-grams)."""
         roles = 0
         for term in verdict.terms:
             roles |= self._roles.get(term, 0)
         cols = {i: 1.0 for i, bit in enumerate(_ROLE_BIT.values()) if roles & bit}
+        if verdict.brands and cols:
+            share = 1.0 / math.sqrt(len(cols))
+            cols.update({_LEXICON_COLS + i: share for i in list(cols)})
         if verdict.relevant:
             cols[_RELEVANT_COL] = 1.0
             cols[_SCORE_COL] = verdict.score
@@ -514,19 +530,24 @@ class Example:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training hyper-parameters; ``threshold`` None means chosen by cross-validation, as
-    the most precise cut whose out-of-fold recall is at least ``min_recall`` (None: the
-    lexicon's recall on the same rows).
+    """Training hyper-parameters; ``l2`` is the penalty of the n-gram and operator-role
+    weights, ``l2_evidence`` that of the lexicon's evidence columns (:data:`EVIDENCE`);
+    ``threshold`` None means chosen by cross-validation, as the most precise cut whose
+    out-of-fold recall is at least ``min_recall`` (None: the lexicon's recall on the same
+    rows).
 
     >>> TrainConfig(folds=1)
     Traceback (most recent call last):
     ...
     models.errors.ConfigError: folds=1: must be an integer >= 2
+    >>> TrainConfig(features=FeatureConfig(hash_bits=10)).penalty()[1020:1030].tolist()
+    [0.03, 0.03, 0.03, 0.03, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
 
     folds: int = 5
     seed: int = 0
     l2: float = 0.03
+    l2_evidence: float = 1.0
     threshold: float | None = None
     min_recall: float | None = None
     max_iter: int = 200
@@ -535,8 +556,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 2:
             raise ConfigError("folds", self.folds, "must be an integer >= 2")
-        if not (isinstance(self.l2, int | float) and math.isfinite(self.l2) and self.l2 > 0):
-            raise ConfigError("l2", self.l2, "must be a positive number")
+        for name in ("l2", "l2_evidence"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (
+                isinstance(value, int | float) and math.isfinite(value) and value > 0
+            ):
+                raise ConfigError(name, value, "must be a positive number")
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise ConfigError("threshold", self.threshold, "must be between 0 and 1")
         if self.min_recall is not None and not 0.0 < self.min_recall <= 1.0:
@@ -544,31 +569,47 @@ class TrainConfig:
         if self.max_iter < 1:
             raise ConfigError("max_iter", self.max_iter, "must be >= 1")
 
+    def penalty(self) -> np.ndarray:
+        """The L2 penalty of each :class:`Featurizer` column: ``l2_evidence`` on the
+        lexicon's evidence columns, ``l2`` on the others."""
+        size = 1 << self.features.hash_bits
+        out = np.full(size + len(EVIDENCE), self.l2)
+        out[size : size + _LEXICON_COLS] = self.l2_evidence
+        return out
+
 
 def fit_logistic(
-    x: sparse.csr_matrix, y: np.ndarray, l2: float, max_iter: int = 200
+    x: sparse.csr_matrix, y: np.ndarray, l2: float | np.ndarray, max_iter: int = 200
 ) -> tuple[np.ndarray, float]:
-    """Weights and bias minimising the summed log-loss plus ``l2``/2 * |w|^2 (the bias is
-    not penalised), by a trust-region Newton method (conjugate gradients on exact
-    Hessian-vector products) from zero; columns no row uses keep weight 0.
+    """Weights and bias minimising the summed log-loss plus sum(``l2``/2 * w^2) (``l2`` one
+    penalty for every column or one per column; the bias is not penalised), by a
+    trust-region Newton method (conjugate gradients on exact Hessian-vector products) from
+    zero; columns no row uses keep weight 0.
 
     >>> x = sparse.csr_matrix(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
     >>> w, b = fit_logistic(x, np.array([1, 1, 0, 0]), l2=0.1)
     >>> bool(w[0] > 0 > w[1])
+    True
+    >>> w2, _ = fit_logistic(x, np.array([1, 1, 0, 0]), l2=np.array([0.1, 10.0]))
+    >>> bool(abs(w2[1]) < abs(w[1]))  # the second column penalised more
     True
     """
     used = np.unique(x.indices)
     xu = x[:, used].tocsr()
     xt = xu.T.tocsr()
     target = np.asarray(y, dtype=np.float64)
+    penalty = np.asarray(l2, dtype=np.float64)
+    if penalty.ndim:
+        penalty = penalty[used]
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:-1], theta[-1]
         z = xu @ w + b
-        loss = float(np.logaddexp(0.0, z).sum() - target @ z + 0.5 * l2 * (w @ w))
+        pw = penalty * w
+        loss = float(np.logaddexp(0.0, z).sum() - target @ z + 0.5 * (pw @ w))
         r = special.expit(z) - target
         grad = np.empty_like(theta)
-        grad[:-1] = xt @ r + l2 * w
+        grad[:-1] = xt @ r + pw
         grad[-1] = r.sum()
         return loss, grad
 
@@ -576,7 +617,7 @@ def fit_logistic(
         p = special.expit(xu @ theta[:-1] + theta[-1])
         sv = p * (1.0 - p) * (xu @ v[:-1] + v[-1])
         out = np.empty_like(v)
-        out[:-1] = xt @ sv + l2 * v[:-1]
+        out[:-1] = xt @ sv + penalty * v[:-1]
         out[-1] = sv.sum()
         return out
 
@@ -616,7 +657,12 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def cross_val_proba(
-    x: sparse.csr_matrix, y: np.ndarray, k: int, seed: int, l2: float, max_iter: int = 200
+    x: sparse.csr_matrix,
+    y: np.ndarray,
+    k: int,
+    seed: int,
+    l2: float | np.ndarray,
+    max_iter: int = 200,
 ) -> np.ndarray:
     """Out-of-fold probabilities: each row scored by a model fitted on the other k-1
     stratified folds (:func:`stratified_folds`) only.
@@ -708,7 +754,7 @@ class TrainingSet:
         if config.threshold is not None:
             return config.threshold
         x, y = self.model_rows(rows)
-        proba = cross_val_proba(x, y, config.folds, seed, config.l2, config.max_iter)
+        proba = cross_val_proba(x, y, config.folds, seed, config.penalty(), config.max_iter)
         keep = config.min_recall if config.min_recall is not None else self.lexicon_recall(rows)
         return choose_threshold(y, proba, int(self.y[rows].sum()), keep)
 
@@ -744,7 +790,7 @@ def cross_validate(data: TrainingSet, config: TrainConfig) -> CrossValidation:
         if not test.any():
             continue
         x, y = data.model_rows(~test)
-        w, b = fit_logistic(x, y, config.l2, config.max_iter)
+        w, b = fit_logistic(x, y, config.penalty(), config.max_iter)
         t = data.threshold(~test, config, config.seed + 1 + f)
         scored = test & data.gated
         p = special.expit(data.model_rows(test)[0] @ w + b)
@@ -782,7 +828,7 @@ def train(
             "need at least 2 of each among the rows with a lexicon term or an operator's name",
         )
     everything = np.ones(len(data.y), dtype=bool)
-    weights, bias = fit_logistic(data.x, y, config.l2, config.max_iter)
+    weights, bias = fit_logistic(data.x, y, config.penalty(), config.max_iter)
     model = RelevanceModel(
         features=config.features,
         weights=weights,
@@ -797,6 +843,7 @@ def train(
             "folds": config.folds,
             "seed": config.seed,
             "l2": config.l2,
+            "l2_evidence": config.l2_evidence,
             "threshold_fixed": config.threshold is not None,
             "min_recall": config.min_recall,
         },

@@ -124,10 +124,35 @@ def test_evidence_columns_name_the_roles_category_and_tech(clf: RelevanceClassif
     assert "lexicon:operator" not in names
     assert ev[f.size + EVIDENCE.index("lexicon:score")] == verdict.score
     branded = f.evidence(clf.classify_text("@Verizon " + text))
-    assert {EVIDENCE[c - f.size] for c in branded} == names | {"lexicon:operator"}
+    roles = {n for n in names if n.startswith("role:")}
+    assert {EVIDENCE[c - f.size] for c in branded} == names | {"lexicon:operator"} | {
+        f"operator&role:{n.removeprefix('role:')}" for n in roles
+    }
     cols, vals = f.row(normalize_text(text), verdict)
     hashed = cols < f.size
     assert np.isclose(np.sum(vals[hashed] ** 2), 1.0)  # n-gram part has unit length
+
+
+def test_operator_role_columns_are_a_unit_block_only_with_an_operator(
+    clf: RelevanceClassifier,
+) -> None:
+    f = small(clf)
+    for text in ("4G not working since this morning", "my bill is too high", "internet down"):
+        plain = f.evidence(clf.classify_text(text))
+        branded = f.evidence(clf.classify_text("@Verizon " + text))
+        pairs = {c: v for c, v in branded.items() if EVIDENCE[c - f.size].startswith("operator&")}
+        assert not any(EVIDENCE[c - f.size].startswith("operator&") for c in plain)
+        assert np.isclose(sum(v * v for v in pairs.values()), 1.0), text
+        assert {EVIDENCE[c - f.size].split(":")[1] for c in pairs} == {
+            EVIDENCE[c - f.size].split(":")[1]
+            for c in plain
+            if EVIDENCE[c - f.size].startswith("role:")
+        }
+    # an operator's name with no lexicon term: no role, so no operator&role column
+    assert not any(
+        EVIDENCE[c - f.size].startswith("operator&")
+        for c in f.evidence(clf.classify_text("@Verizon hello there"))
+    )
 
 
 def test_feature_config_is_checked() -> None:
@@ -147,6 +172,29 @@ def test_fit_logistic_separates_and_l2_shrinks() -> None:
     w_strong, _ = fit_logistic(x, y, l2=10.0)
     assert w_weak[0] > 0 > w_weak[1] and w_weak[2] == 0.0  # unused column stays 0
     assert abs(w_strong[0]) < abs(w_weak[0])
+
+
+def test_fit_logistic_takes_one_penalty_per_column() -> None:
+    rng = np.random.default_rng(5)
+    x = sparse.csr_matrix(rng.random((60, 4)))
+    y = x[:, 0].toarray().ravel() + x[:, 3].toarray().ravel() > 1.0
+    same, _ = fit_logistic(x, y, l2=0.5)
+    vector, _ = fit_logistic(x, y, l2=np.full(4, 0.5))
+    assert np.allclose(same, vector)
+    w, b = fit_logistic(x, y, l2=np.array([0.01, 0.01, 0.01, 100.0]))
+    assert abs(w[3]) < 0.1 * abs(w[0])
+    r = 1 / (1 + np.exp(-(x @ w + b))) - y
+    assert np.allclose(x.T @ r + np.array([0.01, 0.01, 0.01, 100.0]) * w, 0, atol=1e-4)
+
+
+def test_penalty_is_l2_evidence_on_the_lexicon_columns_only() -> None:
+    config = TrainConfig(l2=0.05, l2_evidence=2.0, features=FeatureConfig(hash_bits=10))
+    penalty = config.penalty()
+    assert penalty.shape == (1024 + len(EVIDENCE),)
+    assert (penalty[:1024] == 0.05).all()
+    by_name = dict(zip(EVIDENCE, penalty[1024:], strict=True))
+    for name, value in by_name.items():
+        assert value == (0.05 if name.startswith("operator&") else 2.0), name
 
 
 def test_fit_logistic_reaches_the_optimum() -> None:
@@ -213,6 +261,9 @@ def test_choose_threshold_keeps_equal_probabilities_together() -> None:
 def test_train_config_is_checked() -> None:
     with pytest.raises(ConfigError, match="l2"):
         TrainConfig(l2=0)
+    for bad in (0.0, -1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="l2_evidence"):
+            TrainConfig(l2_evidence=bad)
     with pytest.raises(ConfigError, match="threshold"):
         TrainConfig(threshold=1.0)
     for bad in (0.0, 1.5):
@@ -275,7 +326,7 @@ def test_min_recall_trades_precision_for_recall(
     ]
     assert cuts[1] < cuts[0]
     x, y = data.model_rows(everything)
-    proba = cross_val_proba(x, y, config.folds, 0, config.l2)
+    proba = cross_val_proba(x, y, config.folds, 0, config.penalty())
     assert (proba[y] >= cuts[1]).all()  # every relevant row kept out of fold
     result = train(noisy, clf, dataclasses.replace(config, min_recall=1.0))
     assert result.model.info["min_recall"] == 1.0
