@@ -6,6 +6,7 @@ malformed message becomes a dead letter instead of a crashed agent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -131,11 +132,11 @@ def data_folder(settings: Settings) -> Path:
     return folder
 
 
-def create_app(
-    settings: Settings, stages: Stages, partitions: Partitions, metrics: Metrics, datadir: Path
-) -> faust.App:
+def faust_app(settings: Settings, datadir: Path) -> faust.App:
+    """A Faust app with the worker's broker, consumer and producer configuration and no
+    agents yet."""
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap.split(",")]
-    app = faust.App(
+    return faust.App(
         settings.app_id,
         broker=brokers,
         store="memory://",
@@ -152,6 +153,20 @@ def create_app(
         stream_buffer_maxsize=STREAM_BUFFER,
         broker_credentials=credentials(settings.kafka_auth()),
     )
+
+
+def run_worker(app: faust.App, settings: Settings, loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``app`` as a Faust worker on ``loop`` until it is stopped."""
+    worker = faust.Worker(
+        app, loglevel=settings.log_level, loop=loop, quiet=True, redirect_stdouts=False
+    )
+    worker.execute_from_commandline()
+
+
+def create_app(
+    settings: Settings, stages: Stages, partitions: Partitions, metrics: Metrics, datadir: Path
+) -> faust.App:
+    app = faust_app(settings, datadir)
     counts = {
         RAW: partitions.raw,
         NORMALIZED: partitions.normalized,

@@ -2,6 +2,8 @@
 
 * **raw consume**: one plain aiokafka consumer reading the input topic from the start to
   the end, splitting batches into posts (no decoding): the client's limit on this machine;
+* **Faust alone**: as many :mod:`streams.bare_faust` workers (Faust configured as the worker)
+  whose one agent only splits the same messages: the framework's limit, timed alike;
 * **pipeline**: ``workers`` real worker processes, started on empty topics and left to
   settle into a stable group (start-up and rebalances excluded), then the backlog is
   produced; the clock starts when their group first commits on the input topic and stops
@@ -22,6 +24,8 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +40,7 @@ from streams.kafka_admin import delete_topics, ensure_topics
 from streams.kafka_io import replay
 from streams.settings import Settings
 from streams.topics import ALERTS, ALL, GLOBAL, NORMALIZED, RAW, RELEVANT, topic_specs
-from streams.workers import WorkerProcess
+from streams.workers import WORKER, WorkerProcess
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ThroughputRun:
     messages: int
     raw_consume_per_s: float  # messages
     raw_posts_per_s: float  # the posts those messages carry
+    bare_per_s: float | None  # posts through Faust workers doing nothing else; one-post only
     pipeline_per_s: float  # posts
     peak_rss_mb: float
 
@@ -53,6 +58,11 @@ class ThroughputRun:
     def ratio(self) -> float:
         """Pipeline posts/s over the posts/s a plain consumer takes off the same messages."""
         return self.pipeline_per_s / self.raw_posts_per_s
+
+    @property
+    def bare_ratio(self) -> float | None:
+        """Pipeline posts/s over the posts/s Faust workers that only split messages reach."""
+        return None if self.bare_per_s is None else self.pipeline_per_s / self.bare_per_s
 
 
 def fresh_settings(base: Settings, **kw: object) -> Settings:
@@ -148,7 +158,9 @@ async def _drain_time(
             now = time.perf_counter()
             if t0 is None and done_first > 0:
                 t0 = now
-            if t0 is not None and not any(lag.values()):
+            if not any(lag.values()):
+                if t0 is None or now == t0:
+                    raise ValueError("drained before a first commit was seen: too little to time")
                 return now - t0
             await asyncio.sleep(0.1)
         raise TimeoutError(f"pipeline did not drain in {timeout_s} s (lag {lag})")
@@ -177,34 +189,75 @@ async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout
         await admin.close()
 
 
-def throughput(
-    base: Settings, lines: list[bytes], workers: int, workdir: Path, batch: int
-) -> ThroughputRun:
-    """One run: fresh topics; ``workers`` workers started and their group settled; the
-    backlog produced ``batch`` posts to a message; the time from the group's first commit
-    on it to nothing left; then the raw consume of the same messages."""
+@dataclass(frozen=True)
+class Drained:
+    settings: Settings
+    workers: list[WorkerProcess]
+    messages: int
+    seconds: float
+
+
+@contextmanager
+def _drained(
+    base: Settings,
+    lines: list[bytes],
+    workers: int,
+    workdir: Path,
+    batch: int,
+    entry: Sequence[str] = WORKER,
+    stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
+) -> Iterator[Drained]:
+    """Fresh topics; ``workers`` processes of ``entry`` started and their group settled;
+    the backlog produced ``batch`` posts to a message; the time from the group's first
+    commit on it to nothing left on the topics of ``stages``. The processes run and the
+    topics exist until the block ends."""
     settings = fresh_settings(base, commit_interval_s=0.5)
-    names = [settings.topic(t) for t in ALL]
     procs: list[WorkerProcess] = []
     try:
         asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
         procs = [
-            WorkerProcess(settings, workdir / f"{settings.app_id}-{i}.log") for i in range(workers)
+            WorkerProcess(settings, workdir / f"{settings.app_id}-{i}.log", entry=entry)
+            for i in range(workers)
         ]
         asyncio.run(_wait_stable(settings, procs, timeout_s=120))
         sent = asyncio.run(
             replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=batch)
         )
-        seconds = asyncio.run(_drain_time(settings, procs, timeout_s=600))
-        raw_rate, raw_posts = _raw_consume(settings)
-        peak = max(p.peak_rss_mb() or 0.0 for p in procs)
-        return ThroughputRun(
-            workers, batch, sent.messages, raw_rate, raw_posts, len(lines) / seconds, peak
-        )
+        seconds = asyncio.run(_drain_time(settings, procs, timeout_s=600, stages=stages))
+        yield Drained(settings, procs, sent.messages, seconds)
     finally:
         for p in procs:
             p.stop()
-        asyncio.run(delete_topics(settings.bootstrap, names))
+        asyncio.run(delete_topics(settings.bootstrap, [settings.topic(t) for t in ALL]))
+
+
+BARE = ("streams.bare_faust",)
+
+
+def throughput(
+    base: Settings, lines: list[bytes], workers: int, workdir: Path, batch: int
+) -> ThroughputRun:
+    """One run: the pipeline drains the backlog, then a plain consumer reads the same
+    messages; with one post a message, ``workers`` bare Faust workers then drain the same
+    backlog on topics of their own (batches they read as fast as they are produced, so
+    there the figure would be the producer's)."""
+    with _drained(base, lines, workers, workdir, batch) as run:
+        raw_rate, raw_posts = _raw_consume(run.settings)
+        peak = max(p.peak_rss_mb() or 0.0 for p in run.workers)
+    bare_rate = None
+    if batch == 1:
+        with _drained(base, lines, workers, workdir, batch, BARE, (RAW,)) as bare:
+            bare_rate = len(lines) / bare.seconds
+    return ThroughputRun(
+        workers,
+        batch,
+        run.messages,
+        raw_rate,
+        raw_posts,
+        bare_rate,
+        len(lines) / run.seconds,
+        peak,
+    )
 
 
 # --- latency ---------------------------------------------------------------------------------
@@ -431,14 +484,19 @@ def report(base: Settings, runs: int, messages: int = 300_000) -> str:
         "`posts.raw`, sent by `groundswell replay` (batches of "
         f"{REPLAY_BATCH} posts a message, its default at full speed, or one post a "
         "message as a collector sending each post alone would). Raw consume = one aiokafka "
-        "consumer reading the same messages and splitting batches into posts, measured in "
-        "the same run as the pipeline figure next to it; ratio = pipeline posts/s over raw "
-        "consume posts/s. Medians of "
+        "consumer reading the same messages and splitting batches into posts; Faust alone = "
+        "as many Faust workers as the pipeline's, configured as `groundswell worker`, whose "
+        "one agent takes the same messages as the normalize agent does and only splits them "
+        "(`python -m streams.bare_faust`: no decoding, nothing sent on), timed as the pipeline, "
+        "on one-post messages only (batches it reads as fast as they are produced); all "
+        "measured in the same run. Ratios: pipeline posts/s over raw consume posts/s, and "
+        "over Faust alone. Medians of "
         f"{runs} runs.",
         "",
         "| posts per raw message | workers | raw consume, msg/s | raw consume, posts/s "
-        "| pipeline, posts/s | ratio | peak RSS per worker, MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| pipeline, posts/s | ratio to raw | Faust alone, posts/s | ratio to Faust alone "
+        "| peak RSS per worker, MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -450,9 +508,16 @@ def report(base: Settings, runs: int, messages: int = 300_000) -> str:
                 piped = statistics.median(r.pipeline_per_s for r in got)
                 ratio = statistics.median(r.ratio for r in got)
                 rss = statistics.median(r.peak_rss_mb for r in got)
+                bares = [(r.bare_per_s, r.bare_ratio) for r in got if r.bare_per_s]
+                bare = (
+                    f"{statistics.median(b for b, _ in bares):,.0f} "
+                    f"| {statistics.median(q for _, q in bares if q):.2f}"
+                    if bares
+                    else "– | –"
+                )
                 out.append(
                     f"| {batch} | {workers} | {raw:,.0f} | {raw_posts:,.0f} | {piped:,.0f} "
-                    f"| {ratio:.3f} | {rss:.0f} |"
+                    f"| {ratio:.3f} | {bare} | {rss:.0f} |"
                 )
         lats = [latency(base, rate, LATENCY_S, work) for rate in LATENCY_RATES]
         window_s = lats[0].window_s

@@ -41,10 +41,9 @@ def _stages(settings: Settings) -> Stages:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import faust
     from prometheus_client import CollectorRegistry
 
-    from streams.app import Partitions, create_app, data_folder
+    from streams.app import Partitions, create_app, data_folder, run_worker
     from streams.kafka_admin import ensure_topics, partition_count, wait_until_ready
     from streams.metrics import Metrics, serve
     from streams.topics import TopicNames, topic_specs
@@ -75,11 +74,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     partitions = loop.run_until_complete(prepare())
-    app = create_app(settings, stages, partitions, metrics, datadir)
-    worker = faust.Worker(
-        app, loglevel=settings.log_level, loop=loop, quiet=True, redirect_stdouts=False
-    )
-    worker.execute_from_commandline()
+    run_worker(create_app(settings, stages, partitions, metrics, datadir), settings, loop)
     return 0
 
 

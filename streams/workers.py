@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import IO
@@ -37,13 +37,21 @@ def free_port() -> int:
         return port
 
 
+WORKER = ("streams.cli", "worker")
+
+
 class WorkerProcess:
     """A ``groundswell worker`` process writing its output to ``log``; unless metrics are
     off (port 0), it serves them on a free port of its own, so workers can run side by
-    side (``metrics_url``)."""
+    side (``metrics_url``). ``entry`` is the module run and its arguments (the benchmark
+    also runs :mod:`streams.bare_faust` this way)."""
 
     def __init__(
-        self, settings: Settings, log: Path, extra_env: Mapping[str, str] | None = None
+        self,
+        settings: Settings,
+        log: Path,
+        extra_env: Mapping[str, str] | None = None,
+        entry: Sequence[str] = WORKER,
     ) -> None:
         if settings.metrics_port:
             settings = settings.with_overrides(metrics_port=free_port())
@@ -55,7 +63,7 @@ class WorkerProcess:
         self.log = log
         self._fh: IO[bytes] = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", *entry],
             env=env,
             stdout=self._fh,
             stderr=subprocess.STDOUT,
