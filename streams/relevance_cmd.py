@@ -164,6 +164,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         folds=args.folds,
         seed=args.seed,
         l2=args.l2,
+        l2_evidence=args.l2_evidence,
         threshold=args.threshold,
         min_recall=args.min_recall,
     )
@@ -303,7 +304,15 @@ def register(sub: Any) -> None:
     def train_opts(t: argparse.ArgumentParser) -> None:
         t.add_argument("--folds", type=int, default=5, help="cross-validation folds")
         t.add_argument("--seed", type=int, default=0, help="seed of the fold split")
-        t.add_argument("--l2", type=float, default=0.03, help="L2 penalty of the weights")
+        t.add_argument(
+            "--l2", type=float, default=0.03, help="L2 penalty of the n-gram and role weights"
+        )
+        t.add_argument(
+            "--l2-evidence",
+            type=float,
+            default=1.0,
+            help="L2 penalty of the lexicon's evidence weights",
+        )
         t.add_argument(
             "--threshold", type=float, help="fixed probability cut (default: chosen by CV)"
         )

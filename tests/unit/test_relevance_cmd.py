@@ -161,6 +161,12 @@ def test_train_prints_cross_validated_figures(
     assert RelevanceModel.load(out).info["min_recall"] == 0.9
     assert main([*args[:-1], "1.5"]) == 2  # a bad setting stops with its name
     assert "min_recall" in capsys.readouterr().err
+    penalties = ["--folds", "3", "--l2", "0.1", "--l2-evidence", "2.5"]
+    assert main([*args[:5], *penalties]) == 0
+    info = RelevanceModel.load(out).info
+    assert (info["l2"], info["l2_evidence"]) == (0.1, 2.5)
+    assert main([*args[:5], "--l2-evidence", "-1"]) == 2
+    assert "l2_evidence" in capsys.readouterr().err
 
 
 def test_read_labelled_accepts_raw_formats_and_reports_bad_labels(
