@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,28 +206,54 @@ async def each(
         ctx.metrics.processed(stage, time.perf_counter() - started, lag_from)
 
 
-TAKE = 20
+TAKE = 100
 """Most messages the normalize and classify agents take at once: the posts of many small
 messages go on as one message per target partition."""
 TAKE_WITHIN_S = 0.05
 """How long those agents wait for more messages before handling what they have."""
+STEP_RECORDS = 10_000
+"""Most records one step handles: messages taken at once that carry more (batches) are
+handled in consecutive parts, which bounds the posts a worker holds decoded at a time."""
 
 Taken = list[tuple[Any, list[bytes]]]
 """Messages taken at once, each with the records it carries."""
+
+
+def parts(taken: Taken, most: int = STEP_RECORDS) -> Iterator[Taken]:
+    """``taken`` in consecutive parts of at most ``most`` records; a message carrying more
+    is a part alone.
+
+    >>> [[len(r) for _, r in part] for part in parts([(1, [b"a"] * 3)] * 5, most=7)]
+    [[3, 3], [3, 3], [3]]
+    >>> [[len(r) for _, r in part] for part in parts([(1, [b"a"] * 9), (2, [b"b"])], most=7)]
+    [[9], [1]]
+    """
+    part: Taken = []
+    records = 0
+    for message in taken:
+        if part and records + len(message[1]) > most:
+            yield part
+            part, records = [], 0
+        part.append(message)
+        records += len(message[1])
+    if part:
+        yield part
 
 
 async def each_taken(
     ctx: Context, stage: str, stream: Any, step: Callable[[Taken], Awaitable[None]]
 ) -> None:
     """Run ``step`` on the messages of an agent's stream a group at a time (up to
-    :data:`TAKE`, or what came within :data:`TAKE_WITHIN_S`), each with the records it
-    carries, counted and timed; the group is acknowledged once ``step`` is done."""
+    :data:`TAKE`, or what came within :data:`TAKE_WITHIN_S`, in :func:`parts`), each with
+    the records it carries, counted and timed; the group is acknowledged once ``step`` is
+    done with all of it."""
     async for events in stream.take_events(TAKE, within=TAKE_WITHIN_S):
-        started = time.perf_counter()
         taken = [(e, message_records(e.value or b"", e.message.headers)) for e in events]
-        ctx.metrics.consumed(stage, sum(len(records) for _, records in taken))
-        await step(taken)
-        ctx.metrics.processed(stage, time.perf_counter() - started)
+        for part in parts(taken):
+            started = time.perf_counter()
+            ctx.metrics.consumed(stage, sum(len(records) for _, records in part))
+            await step(part)
+            ctx.metrics.processed(stage, time.perf_counter() - started)
 
 
 async def reject(ctx: Context, stage: str, exc: Exception, event: Any, record: bytes) -> None:
