@@ -20,6 +20,7 @@ within one run so machine noise cancels.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -197,6 +198,21 @@ class Drained:
     seconds: float
 
 
+def with_closing_post(lines: list[bytes], window_s: int) -> list[bytes]:
+    """``lines`` (native posts) and one ordinary post a window after the last: the flush
+    watermark then passes the window of the last relevant posts, and their detectors close
+    it, save and acknowledge them (the posts of a window still open are held until it
+    closes or their detector saves a batch)."""
+    last = Post.from_wire(loads(lines[-1]))
+    closing = dataclasses.replace(
+        last,
+        id=f"{last.id}-closing",
+        text="thanks, see you tomorrow",
+        created_at_ms=last.created_at_ms + window_s * 1000,
+    )
+    return [*lines, dumps(closing.to_wire())]
+
+
 @contextmanager
 def _drained(
     base: Settings,
@@ -208,9 +224,9 @@ def _drained(
     stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
 ) -> Iterator[Drained]:
     """Fresh topics; ``workers`` processes of ``entry`` started and their group settled;
-    the backlog produced ``batch`` posts to a message; the time from the group's first
-    commit on it to nothing left on the topics of ``stages``. The processes run and the
-    topics exist until the block ends."""
+    the backlog (:func:`with_closing_post`) produced ``batch`` posts to a message; the time
+    from the group's first commit on it to nothing left on the topics of ``stages``. The
+    processes run and the topics exist until the block ends."""
     settings = fresh_settings(base, commit_interval_s=0.5)
     procs: list[WorkerProcess] = []
     try:
@@ -220,8 +236,9 @@ def _drained(
             for i in range(workers)
         ]
         asyncio.run(_wait_stable(settings, procs, timeout_s=120))
+        backlog = with_closing_post(lines, settings.window_s)
         sent = asyncio.run(
-            replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=batch)
+            replay(settings.bootstrap, settings.topic(RAW), backlog, flush=True, batch=batch)
         )
         seconds = asyncio.run(_drain_time(settings, procs, timeout_s=600, stages=stages))
         yield Drained(settings, procs, sent.messages, seconds)

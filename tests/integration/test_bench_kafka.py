@@ -14,9 +14,9 @@ from streams.settings import Settings
 
 def test_batched_run_measures_raw_consume_and_pipeline(bootstrap: str, tmp_path: Path) -> None:
     run = throughput(Settings(bootstrap=bootstrap), firehose_lines(20_000), 1, tmp_path, 500)
-    assert run.messages == 40
-    # 40 batches and a watermark message per partition
-    assert run.raw_posts_per_s == pytest.approx(run.raw_consume_per_s * 20_004 / 44)
+    assert run.messages == 41  # and the closing post
+    # 41 batches and a watermark message per partition
+    assert run.raw_posts_per_s == pytest.approx(run.raw_consume_per_s * 20_005 / 45)
     assert 0 < run.pipeline_per_s < run.raw_posts_per_s
     assert run.ratio == run.pipeline_per_s / run.raw_posts_per_s
     assert run.bare_per_s is None and run.bare_ratio is None
@@ -25,7 +25,7 @@ def test_batched_run_measures_raw_consume_and_pipeline(bootstrap: str, tmp_path:
 
 def test_one_post_run_measures_bare_faust_too(bootstrap: str, tmp_path: Path) -> None:
     run = throughput(Settings(bootstrap=bootstrap), firehose_lines(20_000), 1, tmp_path, 1)
-    assert run.messages == 20_000
+    assert run.messages == 20_001
     assert run.raw_posts_per_s == pytest.approx(run.raw_consume_per_s)
     assert run.bare_per_s is not None and 0 < run.bare_per_s < run.raw_posts_per_s
     assert run.bare_ratio == run.pipeline_per_s / run.bare_per_s
