@@ -32,6 +32,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from models.records import Alert, Post, dumps, loads
 from models.scenario import build_demo
@@ -180,7 +181,13 @@ async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout
             for w in workers:
                 if not w.alive():
                     raise RuntimeError(f"worker died:\n{w.tail_log()}")
-            (described,) = await admin.describe_consumer_groups([settings.app_id])
+            try:
+                (described,) = await admin.describe_consumer_groups([settings.app_id])
+            except KafkaError as exc:  # a new broker makes its group coordinator first
+                if not exc.retriable:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
             (group,) = described.groups
             if group[2] == "Stable" and len(group[5]) == len(workers):
                 return

@@ -13,10 +13,10 @@ from streams.settings import Settings
 
 
 def test_batched_run_measures_raw_consume_and_pipeline(bootstrap: str, tmp_path: Path) -> None:
-    run = throughput(Settings(bootstrap=bootstrap), firehose_lines(20_000), 1, tmp_path, 500)
-    assert run.messages == 41  # and the closing post
-    # 41 batches and a watermark message per partition
-    assert run.raw_posts_per_s == pytest.approx(run.raw_consume_per_s * 20_005 / 45)
+    run = throughput(Settings(bootstrap=bootstrap), firehose_lines(60_000), 1, tmp_path, 500)
+    assert run.messages == 121  # and the closing post
+    # 121 batches and a watermark message per partition
+    assert run.raw_posts_per_s == pytest.approx(run.raw_consume_per_s * 60_005 / 125)
     assert 0 < run.pipeline_per_s < run.raw_posts_per_s
     assert run.ratio == run.pipeline_per_s / run.raw_posts_per_s
     assert run.bare_per_s is None and run.bare_ratio is None
