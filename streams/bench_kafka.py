@@ -469,22 +469,9 @@ def memory(
     """(regions, peak worker RSS in MiB) once one worker drained ``lines`` on a region set."""
     from streams.chain import load_regions
 
-    settings = fresh_settings(base, regions=regions_spec, commit_interval_s=0.5)
-    n_regions = len(load_regions(settings))
-    names = [settings.topic(t) for t in ALL]
-    proc = None
-    try:
-        asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
-        asyncio.run(
-            replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=REPLAY_BATCH)
-        )
-        proc = WorkerProcess(settings, workdir / f"{settings.app_id}.log")
-        asyncio.run(_drain_time(settings, [proc], timeout_s=900))
-        return n_regions, proc.peak_rss_mb() or float("nan")
-    finally:
-        if proc is not None:
-            proc.stop()
-        asyncio.run(delete_topics(settings.bootstrap, names))
+    settings = base.with_overrides(regions=regions_spec)
+    with _drained(settings, lines, 1, workdir, REPLAY_BATCH) as run:
+        return len(load_regions(settings)), run.workers[0].peak_rss_mb() or float("nan")
 
 
 LATENCY_RATES = (1_000, 4_000)
@@ -532,11 +519,11 @@ def report(base: Settings, runs: int, messages: int = 300_000) -> str:
                 piped = statistics.median(r.pipeline_per_s for r in got)
                 ratio = statistics.median(r.ratio for r in got)
                 rss = statistics.median(r.peak_rss_mb for r in got)
-                bares = [(r.bare_per_s, r.bare_ratio) for r in got if r.bare_per_s]
+                bare_rates = [r.bare_per_s for r in got if r.bare_per_s is not None]
+                bare_ratios = [r.bare_ratio for r in got if r.bare_ratio is not None]
                 bare = (
-                    f"{statistics.median(b for b, _ in bares):,.0f} "
-                    f"| {statistics.median(q for _, q in bares if q):.2f}"
-                    if bares
+                    f"{statistics.median(bare_rates):,.0f} | {statistics.median(bare_ratios):.2f}"
+                    if bare_rates
                     else "– | –"
                 )
                 out.append(

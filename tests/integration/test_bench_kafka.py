@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streams.bench import firehose_lines
-from streams.bench_kafka import throughput
+from streams.bench_kafka import memory, throughput
 from streams.settings import Settings
 
 
@@ -29,3 +29,10 @@ def test_one_post_run_measures_bare_faust_too(bootstrap: str, tmp_path: Path) ->
     assert run.raw_posts_per_s == pytest.approx(run.raw_consume_per_s)
     assert run.bare_per_s is not None and 0 < run.bare_per_s < run.raw_posts_per_s
     assert run.bare_ratio == run.pipeline_per_s / run.bare_per_s
+
+
+def test_memory_run_reports_the_region_count_and_worker_rss(bootstrap: str, tmp_path: Path) -> None:
+    spec = "hex:bbox:7,44,13,46.5:4"
+    regions, rss = memory(Settings(bootstrap=bootstrap), spec, firehose_lines(30_000), tmp_path)
+    assert regions == 96
+    assert 50 < rss < 2_000
