@@ -605,12 +605,12 @@ class Gazetteer:
         alias = _ALIASES.get(name)
         if alias is not None:
             target, country, admin1 = alias
-            hits = tuple(c for c in index.get(target, ()) if self._where[c] == (country, admin1))
+            hits = tuple(
+                c for c in index.get(_key(target), ()) if self._where[c] == (country, admin1)
+            )
             if hits:
                 return hits
-        # the prefixes and suffixes are ASCII: what is left is ASCII when the name is
-        wide = not name.isascii()
-        hits = index.get(name.encode() if wide else name, ())
+        hits = index.get(_key(name), ())
         if hits:
             return hits
         for prefix in _PREFIXES:
@@ -618,11 +618,10 @@ class Gazetteer:
                 stripped = name.removeprefix(prefix)
                 if prefix == "greater ":  # "Greater Milan Area"
                     stripped = stripped.removesuffix(" area")
-                return index.get(stripped.encode() if wide else stripped, ())
+                return index.get(_key(stripped), ())
         for suffix in _SUFFIXES:
             if name.endswith(suffix):
-                stripped = name.removesuffix(suffix)
-                return index.get(stripped.encode() if wide else stripped, ())
+                return index.get(_key(name.removesuffix(suffix)), ())
         return ()
 
     def _match(self, candidates: Sequence[int], base: float, bias: str | None) -> Hit:
@@ -754,8 +753,13 @@ def _name_index(
         else:
             ids = tuple(alone[c][0] for c in postings[at : at + size])
         at += size
-        index[name if name.isascii() else name.encode()] = ids
+        index[_key(name)] = ids
     return index
+
+
+def _key(name: str) -> _Key:
+    """A normalised name as a name index key."""
+    return name if name.isascii() else name.encode()
 
 
 def _text(key: _Key) -> str:
