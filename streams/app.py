@@ -151,6 +151,9 @@ def faust_app(settings: Settings, datadir: Path) -> faust.App:
         producer_max_batch_size=262_144,
         producer_max_request_size=MAX_STATE_BYTES,
         stream_buffer_maxsize=STREAM_BUFFER,
+        # a rebalance does not wait for held messages to be acknowledged (detectors hold
+        # those of an open window): whoever is assigned their partitions reads them again
+        stream_wait_empty=False,
         broker_credentials=credentials(settings.kafka_auth()),
     )
 
@@ -183,6 +186,12 @@ def create_app(
     detect.register(app, ctx)
     global_.register(app, ctx)
     observe.register(app, ctx)
+
+    @app.on_partitions_revoked.connect
+    def forget_unsaved(_app: Any, /, *_revoked: Any, signal: Any, **_kw: Any) -> None:
+        for runners in ctx.runners.values():
+            runners.forget()
+
     return app
 
 

@@ -330,6 +330,31 @@ async def committed_offsets(
     }
 
 
+async def describe_group(client: AIOKafkaAdminClient, group_id: str) -> tuple[str, int] | None:
+    """(state, number of members) of ``group_id``; None while the broker answers with a
+    retriable error (a new broker makes its group coordinator on first use)."""
+    try:
+        (described,) = await client.describe_consumer_groups([group_id])
+    except KafkaError as exc:
+        if not exc.retriable:
+            raise
+        return None
+    (group,) = described.groups
+    return str(group[2]), len(group[5])
+
+
+async def group_state(
+    bootstrap: str,
+    group_id: str,
+    *,
+    timeout_s: float = REQUEST_TIMEOUT_S,
+    auth: KafkaAuth = PLAINTEXT,
+) -> tuple[str, int] | None:
+    """:func:`describe_group` in a session of its own."""
+    async with _session(bootstrap, timeout_s, f"describing group {group_id}", auth) as client:
+        return await describe_group(client, group_id)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``ready``: exit 0 once the broker answers metadata, 1 (with a message) otherwise."""
     parser = argparse.ArgumentParser(prog="python -m streams.kafka_admin", description=__doc__)

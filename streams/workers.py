@@ -55,6 +55,7 @@ class WorkerProcess:
     ) -> None:
         if settings.metrics_port:
             settings = settings.with_overrides(metrics_port=free_port())
+        self.settings = settings
         self.metrics_url = f"http://{settings.metrics_addr}:{settings.metrics_port}/metrics"
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("GROUNDSWELL_")

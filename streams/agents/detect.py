@@ -24,11 +24,13 @@ SAVE_BATCH = 500
 
 class Held:
     """A message taken by detectors: acknowledged once every runner it changed has saved
-    its state (a batch may change several)."""
+    its state (a batch may change several), never once a change it made was dropped."""
 
-    def __init__(self, event: Any) -> None:
+    def __init__(self, event: Any, generation: int) -> None:
         self.event = event
+        self.generation = generation  # of the runner table when the message was taken
         self.refs = 1  # the handler's own, released when it is done with the message
+        self.dropped = False
 
     def take(self) -> Held:
         self.refs += 1
@@ -36,7 +38,7 @@ class Held:
 
     def release(self) -> None:
         self.refs -= 1
-        if self.refs == 0:
+        if self.refs == 0 and not self.dropped:
             self.event.ack()
 
 
@@ -51,7 +53,13 @@ class RunnerTable:
     or after ``batch`` records. The messages it took since its last save stay
     unacknowledged until that save, so the committed offsets never run ahead of the saved
     state: a restarted worker re-reads exactly the messages the table does not hold yet.
-    (Table keys can only be written while handling a message of their own partition.)"""
+    (Table keys can only be written while handling a message of their own partition.)
+
+    When the group rebalances, :meth:`forget` drops every unsaved change with the messages
+    that made it, unacknowledged: whoever is assigned their partitions next reads them again
+    on the saved state. (Waiting for them to be acknowledged instead, Faust's default, would
+    wait for a window that cannot close while the partitions are paused: the revoking worker
+    stalls until the group expels it.)"""
 
     def __init__(
         self, table: Any, restore: Callable[[str, Any], Runner], batch: int = SAVE_BATCH
@@ -61,6 +69,11 @@ class RunnerTable:
         self.batch = batch
         self.cached: dict[str, tuple[int, Runner]] = {}
         self.held: dict[str, list[Held]] = {}
+        self.generation = 0
+
+    def message(self, event: Any) -> Held:
+        """``event`` taken now."""
+        return Held(event, self.generation)
 
     def get(self, key: str) -> Runner:
         saved = self.table.get(key) or {}
@@ -72,7 +85,12 @@ class RunnerTable:
 
     def hold(self, key: str, message: Held, *, save_now: bool) -> None:
         """``message`` changed the runner under ``key`` (call after :meth:`get`); save and
-        acknowledge now when ``save_now`` or when the batch is full."""
+        acknowledge now when ``save_now`` or when the batch is full. A message taken before
+        the last :meth:`forget` changed a runner built before it: that runner is dropped."""
+        if message.generation != self.generation:
+            message.dropped = True
+            self._drop(key)
+            return
         held = self.held.setdefault(key, [])
         held.append(message.take())
         if save_now or len(held) >= self.batch:
@@ -85,6 +103,17 @@ class RunnerTable:
         self.table[key] = {"seq": seq + 1, "runner": runner.to_state()}
         for message in self.held.pop(key, ()):
             message.release()
+
+    def forget(self) -> None:
+        """Drop every runner with unsaved changes and the messages they hold (see above)."""
+        self.generation += 1
+        for key in list(self.held):
+            self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        self.cached.pop(key, None)
+        for message in self.held.pop(key, ()):
+            message.dropped = True
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -135,7 +164,7 @@ async def handle(
     Any failure is dead-lettered with its reason."""
     from streams.app import reject
 
-    message = Held(event)
+    message = runners.message(event)
     for record in records:
         try:
             obj = loads(record)

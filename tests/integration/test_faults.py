@@ -12,17 +12,18 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from models.records import dumps, loads
+from models.records import Post, dumps, loads
 from models.scenario import build_demo
 from streams.chain import Stages, backtest, load_regions, relevant_stream
 from streams.demo import KAFKA_SCRIPT
 from streams.files import DumpRecord
-from streams.kafka_admin import ensure_topics, wait_until_ready
+from streams.kafka_admin import ensure_topics, group_state, wait_until_ready
 from streams.kafka_io import dump, replay
 from streams.settings import Settings
 from streams.topics import ALERTS, DEADLETTER, RAW, RELEVANT, topic_specs
@@ -69,8 +70,20 @@ def _broker_restart(first: WorkerProcess, start: Callable[[], WorkerProcess]) ->
     return first
 
 
+SETTLE_S = 40
+"""A worker's start and a rebalance take seconds; a revocation that waits for messages the
+detectors hold (the watermarks that would release them are dropped from the paused
+partitions' buffers) stalls until the group expels the worker after its 60-s rebalance
+timeout."""
+
+
 def _rebalance(first: WorkerProcess, start: Callable[[], WorkerProcess]) -> WorkerProcess:
     start()  # a second worker joins: the group rebalances, partitions and tables move
+    bootstrap, group = first.settings.bootstrap, first.settings.app_id
+    deadline = time.monotonic() + SETTLE_S
+    while asyncio.run(group_state(bootstrap, group)) != ("Stable", 2):
+        assert time.monotonic() < deadline, f"no stable group of both workers in {SETTLE_S} s"
+        time.sleep(0.5)
     return first
 
 
@@ -99,6 +112,34 @@ def test_a_fault_gives_the_uninterrupted_alerts_and_counts(
     )
 
 
+MALFORMED = b"{not json"
+HELD = "while detectors hold posts of an open window"
+
+
+def test_a_worker_joining_while_detectors_hold_posts_gives_the_uninterrupted_alerts(
+    settings_factory, start_worker, wait_for, tmp_path: Path
+) -> None:
+    # watermarks two hours behind the posts (see _held_posts)
+    settings = settings_factory(partitions=3, commit_interval_s=1.0, lateness_s=7_200)
+    _run_through(settings, start_worker, wait_for, tmp_path, _rebalance, HELD)
+
+
+def _held_posts(stages: Stages, lines: list[bytes], copies: int) -> list[bytes]:
+    """``copies`` complaints by new authors repeating the last relevant post of ``lines``,
+    dated 45 minutes before the latest post: every partition of every stage has seen a later
+    post (each raw message spans about 11 minutes of the scenario), so they move no
+    watermark, and lateness (two hours) keeps their window open: the detector that takes
+    them holds them unsaved."""
+    posts = {p.id: p for p in (Post.from_wire(loads(x)) for x in lines if x != MALFORMED)}
+    at = max(p.created_at_ms for p in posts.values()) - 45 * 60_000
+    (*_, item) = (i for i in relevant_stream(stages, lines) if not isinstance(i, int))
+    model = posts[item.post_id]
+    return [
+        dumps(replace(model, id=f"{model.id}-{k}", author=f"held-{k}", created_at_ms=at).to_wire())
+        for k in range(copies)
+    ]
+
+
 def _run_through(
     settings: Settings,
     start_worker: Callable[..., WorkerProcess],
@@ -115,19 +156,32 @@ def _run_through(
     regions_file.write_bytes(dumps(scenario.regions))
     stages = Stages(settings, load_regions(settings.with_overrides(regions=str(regions_file))))
     lines = [dumps(p.to_wire()) for p in scenario.posts]
-    lines.insert(100, b"{not json")
+    lines.insert(100, MALFORMED)
+    half = len(lines) // 2
+    held = _held_posts(stages, lines[:half], 3) if moment == HELD else []
+    # HELD: the first half, then posts held unsaved when the fault comes, then the rest
+    lines[half:half] = held
     expected = {dumps(a.to_wire()) for a in backtest(stages, lines).alerts}
     relevant = {i.post_id for i in relevant_stream(stages, lines) if not isinstance(i, int)}
-
+    raw = settings.topic(RAW)
     asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings), settings.replication))
-    asyncio.run(replay(settings.bootstrap, settings.topic(RAW), lines, flush=True, batch=50))
+    first_part = lines[:half] if held else lines
+    asyncio.run(replay(settings.bootstrap, raw, first_part, flush=not held, batch=50))
     first = start_worker(settings, regions_file)
-    if moment == "mid-stream":
-        half = len(lines) // 2
+    if held:
+        wait_for(lambda: _consumed(first, "normalize") >= half, 120, "the first half", first)
+        time.sleep(2)  # the stages after it catch up
+        taken = _consumed(first, "detect")
+        asyncio.run(replay(settings.bootstrap, raw, held, flush=False))
+        wait_for(lambda: _consumed(first, "detect") > taken, 60, "the held posts", first)
+    elif moment == "mid-stream":
         wait_for(lambda: _consumed(first, "classify") > half, 120, "half the posts", first)
     else:
         wait_for(lambda: _sum(first, "groundswell_alerts_events_total") > 0, 120, moment, first)
     survivor = fault(first, lambda: start_worker(settings, regions_file))
+    if held:
+        rest = lines[half + len(held) :]
+        asyncio.run(replay(settings.bootstrap, raw, rest, flush=True, batch=50))
 
     got: list[bytes] = []
     sent_on: set[str] = set()
@@ -150,7 +204,7 @@ def _run_through(
     # sent again: an exact copy (same bytes, so the set above holds), never another event
     assert sent_on == relevant
     dead = _read(settings.bootstrap, settings.topic(DEADLETTER))
-    assert {r.value for r in dead} == {b"{not json"}
+    assert {r.value for r in dead} == {MALFORMED}
     print(f"alert events {len(expected)}, re-sent copies {len(events) - len(expected)}")
 
 

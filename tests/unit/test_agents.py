@@ -296,3 +296,68 @@ async def test_global_agent_alerts_as_the_global_detector_does_offline(app: faus
     assert got[0].status == "opened" and got[0].region_ids == ("*",)
     reasons = [dict(d["headers"])["reason"] for d in outputs(ctx, DEADLETTER)]
     assert reasons == [b"unknown watermark source"]
+
+
+class Acked:
+    """A taken event that counts its acknowledgements."""
+
+    def __init__(self) -> None:
+        self.acks = 0
+
+    def ack(self) -> None:
+        self.acks += 1
+
+
+def _runner_table(batch: int = 3) -> tuple[detect.RunnerTable, dict[str, Any]]:
+    table: dict[str, Any] = {}
+    restored: list[Any] = []
+
+    def restore(key: str, state: Any) -> Any:
+        runner = SimpleNamespace(key=key, seen=list(state or ()))
+        runner.to_state = lambda: list(runner.seen)
+        restored.append(runner)
+        return runner
+
+    return detect.RunnerTable(table, restore, batch=batch), table
+
+
+def _take(runners: detect.RunnerTable, key: str, item: int, *, save_now: bool = False) -> Acked:
+    event = Acked()
+    message = runners.message(event)
+    runners.get(key).seen.append(item)
+    runners.hold(key, message, save_now=save_now)
+    message.release()
+    return event
+
+
+def test_runner_table_acknowledges_a_message_once_its_change_is_saved() -> None:
+    runners, table = _runner_table(batch=2)
+    first = _take(runners, "z", 1)
+    assert first.acks == 0 and "z" not in table
+    second = _take(runners, "z", 2)
+    assert (first.acks, second.acks) == (1, 1)
+    assert table["z"] == {"seq": 1, "runner": [1, 2]}
+
+
+def test_forget_drops_unsaved_changes_and_never_acknowledges_their_messages() -> None:
+    runners, table = _runner_table(batch=10)
+    saved = _take(runners, "z", 1, save_now=True)
+    unsaved = _take(runners, "z", 2)
+    runners.forget()  # the group rebalances
+    assert runners.get("z").seen == [1]  # rebuilt from the saved state
+    again = _take(runners, "z", 2, save_now=True)  # read again by the next owner
+    assert (saved.acks, unsaved.acks, again.acks) == (1, 0, 1)
+    assert table["z"]["runner"] == [1, 2]
+
+
+def test_a_message_taken_before_forget_drops_the_runner_it_changes_after_it() -> None:
+    runners, table = _runner_table(batch=10)
+    _take(runners, "a", 1, save_now=True)
+    event = Acked()
+    message = runners.message(event)  # in the agent's hands when the rebalance starts
+    runners.forget()
+    runners.get("a").seen.append(2)
+    runners.hold("a", message, save_now=True)
+    message.release()
+    assert event.acks == 0 and table["a"]["runner"] == [1]
+    assert runners.get("a").seen == [1]  # the change went with the runner
