@@ -4,11 +4,13 @@
   the end, splitting batches into posts (no decoding): the client's limit on this machine;
 * **Faust alone**: as many :mod:`streams.bare_faust` workers (Faust configured as the worker)
   whose one agent only splits the same messages: the framework's limit, timed alike;
-* **pipeline**: ``workers`` real worker processes, started on empty topics and left to
-  settle into a stable group (start-up and rebalances excluded), then the backlog is
-  produced; the clock starts when their group first commits on the input topic and stops
-  when the group has committed everything on ``posts.raw``, ``posts.normalized``,
-  ``posts.relevant`` and ``posts.global``; commit granularity is ``commit_interval_s``;
+* **pipeline**: the backlog produced on fresh topics first (the producer is done before the
+  workers start), then ``workers`` real worker processes started; the clock starts at the
+  first poll (every 0.1 s) that finds their group stable with all of them, and stops when
+  the group has committed everything on ``posts.raw``, ``posts.normalized``,
+  ``posts.relevant`` and ``posts.global``; the run is credited with the posts of the input
+  messages not yet committed when the clock started (start-up counts in neither; what a
+  first worker did alone before the others joined is left out of both);
 * **latency**: posts produced in real time at a steady rate with event time = wall time,
   bursts planted in a few regions; for each alert opened, the wall time it arrives on
   ``alerts`` minus its first post's event time (``first_post_at``).
@@ -25,20 +27,19 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from models.records import Alert, Post, dumps, loads
 from models.scenario import build_demo
 from streams.bench import firehose_lines
 from streams.files import REPLAY_BATCH, message_records
-from streams.kafka_admin import delete_topics, ensure_topics
+from streams.kafka_admin import delete_topics, describe_group, ensure_topics
 from streams.kafka_io import replay
 from streams.settings import Settings
 from streams.topics import ALERTS, ALL, GLOBAL, NORMALIZED, RAW, RELEVANT, topic_specs
@@ -135,15 +136,11 @@ async def group_lags(
     return first, lag
 
 
-async def _drain_time(
-    settings: Settings,
-    workers: list[WorkerProcess],
-    timeout_s: float,
-    stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
-) -> float:
-    """Seconds from the group's first commit on the input to nothing left on the topics
-    of ``stages`` (detectors commit a message only once a later watermark saved it)."""
-    topics = [settings.topic(t) for t in stages]
+async def _polls(
+    settings: Settings, workers: list[WorkerProcess], timeout_s: float, topics: list[str]
+) -> AsyncIterator[tuple[float, AIOKafkaAdminClient, int, dict[str, int]]]:
+    """Every 0.1 s until ``timeout_s``: (perf_counter, admin client, committed messages on
+    ``topics[0]``, remaining lag per topic) of the workers' group; a dead worker raises."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
     await admin.start()
@@ -151,24 +148,59 @@ async def _drain_time(
     try:
         await consumer._client.force_metadata_update()
         deadline = time.monotonic() + timeout_s
-        t0: float | None = None
+        lag: dict[str, int] = {}
         while time.monotonic() < deadline:
             for w in workers:
                 if not w.alive():
                     raise RuntimeError(f"worker died:\n{w.tail_log()}")
-            done_first, lag = await group_lags(admin, consumer, settings.app_id, topics)
-            now = time.perf_counter()
-            if t0 is None and done_first > 0:
-                t0 = now
-            if not any(lag.values()):
-                if t0 is None or now == t0:
-                    raise ValueError("drained before a first commit was seen: too little to time")
-                return now - t0
+            done, lag = await group_lags(admin, consumer, settings.app_id, topics)
+            yield time.perf_counter(), admin, done, lag
             await asyncio.sleep(0.1)
-        raise TimeoutError(f"pipeline did not drain in {timeout_s} s (lag {lag})")
+        raise TimeoutError(f"{settings.app_id} did not drain in {timeout_s} s (lag {lag})")
     finally:
         await consumer.stop()
         await admin.close()
+
+
+@dataclass(frozen=True)
+class Drain:
+    seconds: float
+    committed_before: int  # input messages committed when the clock started
+
+
+async def _drain(
+    settings: Settings,
+    workers: list[WorkerProcess],
+    timeout_s: float,
+    stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
+) -> Drain:
+    """The workers' drain of a backlog already on the input: the clock starts at the first
+    poll that finds their group stable with all of them (partitions assigned), and stops
+    when nothing is left on the topics of ``stages`` (detectors commit a message only once
+    a later watermark saved it). What one worker committed alone before the others joined
+    counts neither in the time nor in what the drain is credited with."""
+    topics = [settings.topic(t) for t in stages]
+    start: tuple[float, int] | None = None
+    async for now, admin, done, lag in _polls(settings, workers, timeout_s, topics):
+        if start is None:
+            if await describe_group(admin, settings.app_id) == ("Stable", len(workers)):
+                start = (now, done)
+            elif not any(lag.values()):
+                raise ValueError("drained before the clock started: too little to time")
+        elif not any(lag.values()):
+            return Drain(now - start[0], start[1])
+    raise AssertionError("unreachable: _polls raises when it stops")
+
+
+async def _caught_up(
+    settings: Settings, workers: list[WorkerProcess], timeout_s: float, stages: tuple[str, ...]
+) -> None:
+    """Until nothing is left on the topics of ``stages``."""
+    async for _, _, _, lag in _polls(
+        settings, workers, timeout_s, [settings.topic(t) for t in stages]
+    ):
+        if not any(lag.values()):
+            return
 
 
 async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout_s: float) -> None:
@@ -181,15 +213,7 @@ async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout
             for w in workers:
                 if not w.alive():
                     raise RuntimeError(f"worker died:\n{w.tail_log()}")
-            try:
-                (described,) = await admin.describe_consumer_groups([settings.app_id])
-            except KafkaError as exc:  # a new broker makes its group coordinator first
-                if not exc.retriable:
-                    raise
-                await asyncio.sleep(0.5)
-                continue
-            (group,) = described.groups
-            if group[2] == "Stable" and len(group[5]) == len(workers):
+            if await describe_group(admin, settings.app_id) == ("Stable", len(workers)):
                 return
             await asyncio.sleep(0.5)
         raise TimeoutError(f"group {settings.app_id} not stable in {timeout_s} s")
@@ -201,8 +225,18 @@ async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout
 class Drained:
     settings: Settings
     workers: list[WorkerProcess]
-    messages: int
-    seconds: float
+    messages: int  # the backlog's messages with posts (watermarks not counted)
+    posts: int
+    drain: Drain
+
+    @property
+    def posts_per_s(self) -> float:
+        """Posts of the messages committed while the clock ran, over its seconds (messages
+        hold the same number of posts but the closing one)."""
+        left = self.messages - self.drain.committed_before
+        if left <= 0:
+            raise ValueError("the input was all committed before the clock started: too little")
+        return self.posts * left / self.messages / self.drain.seconds
 
 
 def with_closing_post(lines: list[bytes], window_s: int) -> list[bytes]:
@@ -230,25 +264,24 @@ def _drained(
     entry: Sequence[str] = WORKER,
     stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
 ) -> Iterator[Drained]:
-    """Fresh topics; ``workers`` processes of ``entry`` started and their group settled;
-    the backlog (:func:`with_closing_post`) produced ``batch`` posts to a message; the time
-    from the group's first commit on it to nothing left on the topics of ``stages``. The
-    processes run and the topics exist until the block ends."""
+    """Fresh topics; the backlog (:func:`with_closing_post`) produced on them ``batch`` posts
+    to a message; then ``workers`` processes of ``entry`` started and their drain of it timed
+    (:func:`_drain`): the producer is done before they start. The processes run and the
+    topics exist until the block ends."""
     settings = fresh_settings(base, commit_interval_s=0.5)
     procs: list[WorkerProcess] = []
     try:
         asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
-        procs = [
-            WorkerProcess(settings, workdir / f"{settings.app_id}-{i}.log", entry=entry)
-            for i in range(workers)
-        ]
-        asyncio.run(_wait_stable(settings, procs, timeout_s=120))
         backlog = with_closing_post(lines, settings.window_s)
         sent = asyncio.run(
             replay(settings.bootstrap, settings.topic(RAW), backlog, flush=True, batch=batch)
         )
-        seconds = asyncio.run(_drain_time(settings, procs, timeout_s=600, stages=stages))
-        yield Drained(settings, procs, sent.messages, seconds)
+        procs = [
+            WorkerProcess(settings, workdir / f"{settings.app_id}-{i}.log", entry=entry)
+            for i in range(workers)
+        ]
+        drain = asyncio.run(_drain(settings, procs, timeout_s=600, stages=stages))
+        yield Drained(settings, procs, sent.messages, len(backlog), drain)
     finally:
         for p in procs:
             p.stop()
@@ -263,15 +296,15 @@ def throughput(
 ) -> ThroughputRun:
     """One run: the pipeline drains the backlog, then a plain consumer reads the same
     messages; with one post a message, ``workers`` bare Faust workers then drain the same
-    backlog on topics of their own (batches they read as fast as they are produced, so
-    there the figure would be the producer's)."""
+    backlog on topics of their own (batches they drain within a commit interval, too quick
+    to time)."""
     with _drained(base, lines, workers, workdir, batch) as run:
         raw_rate, raw_posts = _raw_consume(run.settings)
         peak = max(p.peak_rss_mb() or 0.0 for p in run.workers)
     bare_rate = None
     if batch == 1:
         with _drained(base, lines, workers, workdir, batch, BARE, (RAW,)) as bare:
-            bare_rate = len(lines) / bare.seconds
+            bare_rate = bare.posts_per_s
     return ThroughputRun(
         workers,
         batch,
@@ -279,7 +312,7 @@ def throughput(
         raw_rate,
         raw_posts,
         bare_rate,
-        len(lines) / run.seconds,
+        run.posts_per_s,
         peak,
     )
 
@@ -446,7 +479,7 @@ def latency(base: Settings, rate_per_s: int, seconds: float, workdir: Path) -> L
             sent = await _produce_live(settings, rate_per_s, seconds, centres, bursts, first_sent)
             # a worker behind catches up (the last relevant posts stay uncommitted: no
             # watermark follows them)
-            await _drain_time(settings, [running], timeout_s=900, stages=(RAW, NORMALIZED))
+            await _caught_up(settings, [running], timeout_s=900, stages=(RAW, NORMALIZED))
             await asyncio.sleep(settings.window_s + 5)
             stop.set()
             return sent, await collector
