@@ -4,13 +4,11 @@
   the end, splitting batches into posts (no decoding): the client's limit on this machine;
 * **Faust alone**: as many :mod:`streams.bare_faust` workers (Faust configured as the worker)
   whose one agent only splits the same messages: the framework's limit, timed alike;
-* **pipeline**: the backlog produced on fresh topics first (the producer is done before the
-  workers start), then ``workers`` real worker processes started; the clock starts at the
-  first poll (every 0.1 s) that finds their group stable with all of them, and stops when
-  the group has committed everything on ``posts.raw``, ``posts.normalized``,
-  ``posts.relevant`` and ``posts.global``; the run is credited with the posts of the input
-  messages not yet committed when the clock started (start-up counts in neither; what a
-  first worker did alone before the others joined is left out of both);
+* **pipeline**: ``workers`` real worker processes started on empty topics and left to
+  settle into a stable group, then stopped (SIGSTOP) while the backlog is produced (no
+  start-up, rebalance or producer in the figure); the clock starts when they are resumed
+  and stops when the group has committed everything on ``posts.raw``,
+  ``posts.normalized``, ``posts.relevant`` and ``posts.global`` (polled every 0.1 s);
 * **latency**: posts produced in real time at a steady rate with event time = wall time,
   bursts planted in a few regions; for each alert opened, the wall time it arrives on
   ``alerts`` minus its first post's event time (``first_post_at``).
@@ -120,27 +118,23 @@ def _raw_consume(settings: Settings, attempts: int = 3) -> tuple[float, float]:
 
 async def group_lags(
     admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str, topics: list[str]
-) -> tuple[int, dict[str, int]]:
-    """(committed messages on ``topics[0]``, remaining lag per topic) of ``group``."""
+) -> dict[str, int]:
+    """Messages of each of ``topics`` that ``group`` has not committed yet."""
     committed = await admin.list_consumer_group_offsets(group)
     tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
     ends = await consumer.end_offsets(tps)
     lag = {t: 0 for t in topics}
-    first = 0
     for tp in tps:
         meta = committed.get(tp)
-        done = meta.offset if meta is not None and meta.offset >= 0 else 0
-        lag[tp.topic] += ends[tp] - done
-        if tp.topic == topics[0]:
-            first += done
-    return first, lag
+        lag[tp.topic] += ends[tp] - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+    return lag
 
 
 async def _polls(
     settings: Settings, workers: list[WorkerProcess], timeout_s: float, topics: list[str]
-) -> AsyncIterator[tuple[float, AIOKafkaAdminClient, int, dict[str, int]]]:
-    """Every 0.1 s until ``timeout_s``: (perf_counter, admin client, committed messages on
-    ``topics[0]``, remaining lag per topic) of the workers' group; a dead worker raises."""
+) -> AsyncIterator[tuple[float, dict[str, int]]]:
+    """Every 0.1 s until ``timeout_s``: (perf_counter, remaining lag per topic of
+    ``topics``) of the workers' group; a dead worker raises."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
     await admin.start()
@@ -153,8 +147,8 @@ async def _polls(
             for w in workers:
                 if not w.alive():
                     raise RuntimeError(f"worker died:\n{w.tail_log()}")
-            done, lag = await group_lags(admin, consumer, settings.app_id, topics)
-            yield time.perf_counter(), admin, done, lag
+            lag = await group_lags(admin, consumer, settings.app_id, topics)
+            yield time.perf_counter(), lag
             await asyncio.sleep(0.1)
         raise TimeoutError(f"{settings.app_id} did not drain in {timeout_s} s (lag {lag})")
     finally:
@@ -162,45 +156,19 @@ async def _polls(
         await admin.close()
 
 
-@dataclass(frozen=True)
-class Drain:
-    seconds: float
-    committed_before: int  # input messages committed when the clock started
-
-
-async def _drain(
+async def _caught_up(
     settings: Settings,
     workers: list[WorkerProcess],
     timeout_s: float,
     stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
-) -> Drain:
-    """The workers' drain of a backlog already on the input: the clock starts at the first
-    poll that finds their group stable with all of them (partitions assigned), and stops
-    when nothing is left on the topics of ``stages`` (detectors commit a message only once
-    a later watermark saved it). What one worker committed alone before the others joined
-    counts neither in the time nor in what the drain is credited with."""
+) -> float:
+    """perf_counter once nothing is left on the topics of ``stages`` (detectors commit a
+    message only once a later watermark saved it)."""
     topics = [settings.topic(t) for t in stages]
-    start: tuple[float, int] | None = None
-    async for now, admin, done, lag in _polls(settings, workers, timeout_s, topics):
-        if start is None:
-            if await describe_group(admin, settings.app_id) == ("Stable", len(workers)):
-                start = (now, done)
-            elif not any(lag.values()):
-                raise ValueError("drained before the clock started: too little to time")
-        elif not any(lag.values()):
-            return Drain(now - start[0], start[1])
-    raise AssertionError("unreachable: _polls raises when it stops")
-
-
-async def _caught_up(
-    settings: Settings, workers: list[WorkerProcess], timeout_s: float, stages: tuple[str, ...]
-) -> None:
-    """Until nothing is left on the topics of ``stages``."""
-    async for _, _, _, lag in _polls(
-        settings, workers, timeout_s, [settings.topic(t) for t in stages]
-    ):
+    async for now, lag in _polls(settings, workers, timeout_s, topics):
         if not any(lag.values()):
-            return
+            return now
+    raise AssertionError("unreachable: _polls raises when it stops")
 
 
 async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout_s: float) -> None:
@@ -225,18 +193,8 @@ async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout
 class Drained:
     settings: Settings
     workers: list[WorkerProcess]
-    messages: int  # the backlog's messages with posts (watermarks not counted)
-    posts: int
-    drain: Drain
-
-    @property
-    def posts_per_s(self) -> float:
-        """Posts of the messages committed while the clock ran, over its seconds (messages
-        hold the same number of posts but the closing one)."""
-        left = self.messages - self.drain.committed_before
-        if left <= 0:
-            raise ValueError("the input was all committed before the clock started: too little")
-        return self.posts * left / self.messages / self.drain.seconds
+    messages: int
+    seconds: float
 
 
 def with_closing_post(lines: list[bytes], window_s: int) -> list[bytes]:
@@ -264,24 +222,33 @@ def _drained(
     entry: Sequence[str] = WORKER,
     stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
 ) -> Iterator[Drained]:
-    """Fresh topics; the backlog (:func:`with_closing_post`) produced on them ``batch`` posts
-    to a message; then ``workers`` processes of ``entry`` started and their drain of it timed
-    (:func:`_drain`): the producer is done before they start. The processes run and the
-    topics exist until the block ends."""
+    """Fresh topics; ``workers`` processes of ``entry`` started and their group settled,
+    then stopped (SIGSTOP) while the backlog (:func:`with_closing_post`) is produced,
+    ``batch`` posts to a message; the seconds from their SIGCONT to nothing left on the
+    topics of ``stages``: no start-up, rebalance or producer in them. The processes run and
+    the topics exist until the block ends."""
     settings = fresh_settings(base, commit_interval_s=0.5)
     procs: list[WorkerProcess] = []
     try:
         asyncio.run(ensure_topics(settings.bootstrap, topic_specs(settings)))
-        backlog = with_closing_post(lines, settings.window_s)
-        sent = asyncio.run(
-            replay(settings.bootstrap, settings.topic(RAW), backlog, flush=True, batch=batch)
-        )
         procs = [
             WorkerProcess(settings, workdir / f"{settings.app_id}-{i}.log", entry=entry)
             for i in range(workers)
         ]
-        drain = asyncio.run(_drain(settings, procs, timeout_s=600, stages=stages))
-        yield Drained(settings, procs, sent.messages, len(backlog), drain)
+        asyncio.run(_wait_stable(settings, procs, timeout_s=120))
+        backlog = with_closing_post(lines, settings.window_s)
+        for p in procs:
+            p.pause()
+        try:
+            sent = asyncio.run(
+                replay(settings.bootstrap, settings.topic(RAW), backlog, flush=True, batch=batch)
+            )
+        finally:
+            for p in procs:
+                p.resume()
+        started = time.perf_counter()
+        done = asyncio.run(_caught_up(settings, procs, timeout_s=600, stages=stages))
+        yield Drained(settings, procs, sent.messages, done - started)
     finally:
         for p in procs:
             p.stop()
@@ -291,20 +258,26 @@ def _drained(
 BARE = ("streams.bare_faust",)
 
 
+def _timed(seconds: float) -> float:
+    """``seconds`` of a drain, long enough to mean something at polls 0.1 s apart."""
+    if seconds < 1.0:
+        raise ValueError(f"drained in {seconds:.2f} s: too little to time")
+    return seconds
+
+
 def throughput(
     base: Settings, lines: list[bytes], workers: int, workdir: Path, batch: int
 ) -> ThroughputRun:
     """One run: the pipeline drains the backlog, then a plain consumer reads the same
     messages; with one post a message, ``workers`` bare Faust workers then drain the same
-    backlog on topics of their own (batches they drain within a commit interval, too quick
-    to time)."""
+    backlog on topics of their own."""
     with _drained(base, lines, workers, workdir, batch) as run:
         raw_rate, raw_posts = _raw_consume(run.settings)
         peak = max(p.peak_rss_mb() or 0.0 for p in run.workers)
     bare_rate = None
     if batch == 1:
         with _drained(base, lines, workers, workdir, batch, BARE, (RAW,)) as bare:
-            bare_rate = bare.posts_per_s
+            bare_rate = len(lines) / _timed(bare.seconds)
     return ThroughputRun(
         workers,
         batch,
@@ -312,7 +285,7 @@ def throughput(
         raw_rate,
         raw_posts,
         bare_rate,
-        run.posts_per_s,
+        len(lines) / _timed(run.seconds),
         peak,
     )
 
@@ -525,16 +498,20 @@ def report(base: Settings, runs: int, messages: int = 300_000) -> str:
         "",
         f"Apache Kafka 4.1.1 single-node KRaft on 127.0.0.1 (deploy/kafka), 4 partitions per "
         f"topic, {messages:,} posts of the bundled scenario's texts as a backlog on "
-        "`posts.raw`, sent by `groundswell replay` (batches of "
+        "`posts.raw`, sent by `groundswell replay` while the workers, started on the empty "
+        "topics and settled into a stable group, are stopped (SIGSTOP; batches of "
         f"{REPLAY_BATCH} posts a message, its default at full speed, or one post a "
-        "message as a collector sending each post alone would). Raw consume = one aiokafka "
+        "message as a collector sending each post alone would). The clock starts when they "
+        "are resumed and stops at the first poll (every 0.1 s) finding the group has "
+        "committed everything on `posts.raw`, `posts.normalized`, `posts.relevant` and "
+        "`posts.global`: no start-up, rebalance or producer in the figures. Raw consume = "
+        "one aiokafka "
         "consumer reading the same messages and splitting batches into posts; Faust alone = "
         "as many Faust workers as the pipeline's, configured as `groundswell worker`, whose "
         "one agent takes the same messages as the normalize agent does and only splits them "
         "(`python -m streams.bare_faust`: no decoding, nothing sent on), timed as the pipeline, "
-        "on one-post messages only (batches it reads as fast as they are produced); all "
-        "measured in the same run. Ratios: pipeline posts/s over raw consume posts/s, and "
-        "over Faust alone. Medians of "
+        "on one-post messages only; all measured in the same run. Ratios: pipeline posts/s "
+        "over raw consume posts/s, and over Faust alone. Medians of "
         f"{runs} runs.",
         "",
         "| posts per raw message | workers | raw consume, msg/s | raw consume, posts/s "

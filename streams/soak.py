@@ -137,7 +137,7 @@ async def _watch(settings: Settings, worker: WorkerProcess, run: Run, stop: asyn
                     if alert.status == "opened":
                         run.alerts.append((time.monotonic() - t0, alert))
             if (now := time.monotonic() - t0) >= next_sample:
-                _, lag = await group_lags(admin, meta, settings.app_id, topics)
+                lag = await group_lags(admin, meta, settings.app_id, topics)
                 rss = worker.rss_mb() or float("nan")
                 run.samples.append(Sample(now, run.sent, sum(lag.values()), rss))
                 next_sample += SAMPLE_S

@@ -89,6 +89,14 @@ class WorkerProcess:
                 self.proc.wait()
         self._fh.close()
 
+    def pause(self) -> None:
+        """Stop the process group where it is (SIGSTOP) until :meth:`resume`; the worker
+        stays in its consumer group while the pause is shorter than its session timeout."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
     def peak_rss_mb(self) -> float | None:
         """Peak resident memory of the worker so far (Linux ``VmHWM``), in MiB."""
         return self._status_mb("VmHWM:")

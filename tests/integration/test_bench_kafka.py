@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streams.bench import firehose_lines
-from streams.bench_kafka import Drain, Drained, memory, throughput
+from streams.bench_kafka import memory, throughput
 from streams.settings import Settings
 
 
@@ -36,13 +36,3 @@ def test_memory_run_reports_the_region_count_and_worker_rss(bootstrap: str, tmp_
     regions, rss = memory(Settings(bootstrap=bootstrap), spec, firehose_lines(30_000), tmp_path)
     assert regions == 96
     assert 50 < rss < 2_000
-
-
-def test_a_drain_is_credited_with_what_was_left_when_its_clock_started() -> None:
-    def drained(committed_before: int) -> Drained:
-        return Drained(Settings(), [], 600, 300_001, Drain(10.0, committed_before))
-
-    assert drained(0).posts_per_s == pytest.approx(30_000.1)
-    assert drained(150).posts_per_s == pytest.approx(300_001 * 450 / 600 / 10)
-    with pytest.raises(ValueError, match="too little"):
-        _ = drained(604).posts_per_s  # every message and some watermarks committed already
