@@ -25,7 +25,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,11 +130,16 @@ async def group_lags(
     return lag
 
 
-async def _polls(
-    settings: Settings, workers: list[WorkerProcess], timeout_s: float, topics: list[str]
-) -> AsyncIterator[tuple[float, dict[str, int]]]:
-    """Every 0.1 s until ``timeout_s``: (perf_counter, remaining lag per topic of
-    ``topics``) of the workers' group; a dead worker raises."""
+async def _caught_up(
+    settings: Settings,
+    workers: list[WorkerProcess],
+    timeout_s: float,
+    stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
+) -> float:
+    """perf_counter at the first poll (every 0.1 s) finding nothing left on the topics of
+    ``stages`` (detectors commit a message only once a later watermark saved it); a dead
+    worker raises."""
+    topics = [settings.topic(t) for t in stages]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
     await admin.start()
@@ -148,27 +153,13 @@ async def _polls(
                 if not w.alive():
                     raise RuntimeError(f"worker died:\n{w.tail_log()}")
             lag = await group_lags(admin, consumer, settings.app_id, topics)
-            yield time.perf_counter(), lag
+            if not any(lag.values()):
+                return time.perf_counter()
             await asyncio.sleep(0.1)
         raise TimeoutError(f"{settings.app_id} did not drain in {timeout_s} s (lag {lag})")
     finally:
         await consumer.stop()
         await admin.close()
-
-
-async def _caught_up(
-    settings: Settings,
-    workers: list[WorkerProcess],
-    timeout_s: float,
-    stages: tuple[str, ...] = (RAW, NORMALIZED, RELEVANT, GLOBAL),
-) -> float:
-    """perf_counter once nothing is left on the topics of ``stages`` (detectors commit a
-    message only once a later watermark saved it)."""
-    topics = [settings.topic(t) for t in stages]
-    async for now, lag in _polls(settings, workers, timeout_s, topics):
-        if not any(lag.values()):
-            return now
-    raise AssertionError("unreachable: _polls raises when it stops")
 
 
 async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout_s: float) -> None:

@@ -72,9 +72,8 @@ def _broker_restart(first: WorkerProcess, start: Callable[[], WorkerProcess]) ->
 
 SETTLE_S = 40
 """A worker's start and a rebalance take seconds; a revocation that waits for messages the
-detectors hold (the watermarks that would release them are dropped from the paused
-partitions' buffers) stalls until the group expels the worker after its 60-s rebalance
-timeout."""
+detectors hold (nothing releases them while the partitions are paused) stalls until the
+group expels the worker after its 60-s rebalance timeout."""
 
 
 def _rebalance(first: WorkerProcess, start: Callable[[], WorkerProcess]) -> WorkerProcess:
