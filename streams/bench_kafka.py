@@ -54,6 +54,7 @@ class ThroughputRun:
     bare_per_s: float | None  # posts through Faust workers doing nothing else; one-post only
     pipeline_per_s: float  # posts
     peak_rss_mb: float
+    busy: float  # the workers' CPU time over their number times the drain's seconds
 
     @property
     def ratio(self) -> float:
@@ -186,6 +187,7 @@ class Drained:
     workers: list[WorkerProcess]
     messages: int
     seconds: float
+    cpu_seconds: float  # of all the workers, while the clock ran
 
 
 def with_closing_post(lines: list[bytes], window_s: int) -> list[bytes]:
@@ -237,9 +239,9 @@ def _drained(
         finally:
             for p in procs:
                 p.resume()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu(procs)
         done = asyncio.run(_caught_up(settings, procs, timeout_s=600, stages=stages))
-        yield Drained(settings, procs, sent.messages, done - started)
+        yield Drained(settings, procs, sent.messages, done - started, _cpu(procs) - cpu)
     finally:
         for p in procs:
             p.stop()
@@ -247,6 +249,10 @@ def _drained(
 
 
 BARE = ("streams.bare_faust",)
+
+
+def _cpu(workers: list[WorkerProcess]) -> float:
+    return sum(w.cpu_seconds() or 0.0 for w in workers)
 
 
 def _timed(seconds: float) -> float:
@@ -278,6 +284,7 @@ def throughput(
         bare_rate,
         len(lines) / _timed(run.seconds),
         peak,
+        run.cpu_seconds / (workers * run.seconds),
     )
 
 
@@ -502,13 +509,15 @@ def report(base: Settings, runs: int, messages: int = 300_000) -> str:
         "one agent takes the same messages as the normalize agent does and only splits them "
         "(`python -m streams.bare_faust`: no decoding, nothing sent on), timed as the pipeline, "
         "on one-post messages only; all measured in the same run. Ratios: pipeline posts/s "
-        "over raw consume posts/s, and over Faust alone. Medians of "
+        "over raw consume posts/s, and over Faust alone. CPU busy: the workers' CPU time "
+        "while the clock ran over their number times its seconds (100 % = every worker on "
+        "a core all the time). Medians of "
         f"{runs} runs.",
         "",
         "| posts per raw message | workers | raw consume, msg/s | raw consume, posts/s "
         "| pipeline, posts/s | ratio to raw | Faust alone, posts/s | ratio to Faust alone "
-        "| peak RSS per worker, MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workers' CPU busy | peak RSS per worker, MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -520,6 +529,7 @@ def report(base: Settings, runs: int, messages: int = 300_000) -> str:
                 piped = statistics.median(r.pipeline_per_s for r in got)
                 ratio = statistics.median(r.ratio for r in got)
                 rss = statistics.median(r.peak_rss_mb for r in got)
+                busy = statistics.median(r.busy for r in got)
                 bare_rates = [r.bare_per_s for r in got if r.bare_per_s is not None]
                 bare_ratios = [r.bare_ratio for r in got if r.bare_ratio is not None]
                 bare = (
@@ -529,7 +539,7 @@ def report(base: Settings, runs: int, messages: int = 300_000) -> str:
                 )
                 out.append(
                     f"| {batch} | {workers} | {raw:,.0f} | {raw_posts:,.0f} | {piped:,.0f} "
-                    f"| {ratio:.3f} | {bare} | {rss:.0f} |"
+                    f"| {ratio:.3f} | {bare} | {busy:.0%} | {rss:.0f} |"
                 )
         lats = [latency(base, rate, LATENCY_S, work) for rate in LATENCY_RATES]
         window_s = lats[0].window_s

@@ -105,6 +105,15 @@ class WorkerProcess:
         """Resident memory of the worker now (Linux ``VmRSS``), in MiB."""
         return self._status_mb("VmRSS:")
 
+    def cpu_seconds(self) -> float | None:
+        """User and system CPU time of the worker so far (Linux ``/proc/PID/stat``)."""
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def _status_mb(self, field: str) -> float | None:
         try:
             status = Path(f"/proc/{self.proc.pid}/status").read_text()

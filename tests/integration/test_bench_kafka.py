@@ -21,6 +21,7 @@ def test_batched_run_measures_raw_consume_and_pipeline(bootstrap: str, tmp_path:
     assert run.ratio == run.pipeline_per_s / run.raw_posts_per_s
     assert run.bare_per_s is None and run.bare_ratio is None
     assert run.peak_rss_mb > 50
+    assert 0.05 < run.busy < 1.2  # the worker's CPU time while the clock ran, over it
 
 
 def test_one_post_run_measures_bare_faust_too(bootstrap: str, tmp_path: Path) -> None:
