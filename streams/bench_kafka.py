@@ -131,6 +131,13 @@ async def group_lags(
     return lag
 
 
+def _all_alive(workers: list[WorkerProcess]) -> None:
+    """Raise with the log's tail of a worker that has died."""
+    for w in workers:
+        if not w.alive():
+            raise RuntimeError(f"worker died:\n{w.tail_log()}")
+
+
 async def _caught_up(
     settings: Settings,
     workers: list[WorkerProcess],
@@ -150,9 +157,7 @@ async def _caught_up(
         deadline = time.monotonic() + timeout_s
         lag: dict[str, int] = {}
         while time.monotonic() < deadline:
-            for w in workers:
-                if not w.alive():
-                    raise RuntimeError(f"worker died:\n{w.tail_log()}")
+            _all_alive(workers)
             lag = await group_lags(admin, consumer, settings.app_id, topics)
             if not any(lag.values()):
                 return time.perf_counter()
@@ -170,9 +175,7 @@ async def _wait_stable(settings: Settings, workers: list[WorkerProcess], timeout
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for w in workers:
-                if not w.alive():
-                    raise RuntimeError(f"worker died:\n{w.tail_log()}")
+            _all_alive(workers)
             if await describe_group(admin, settings.app_id) == ("Stable", len(workers)):
                 return
             await asyncio.sleep(0.5)
