@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from models.errors import InvalidRecord, describe
-from models.records import Post, loads
+from models.records import Post, Private, loads
 
 FORMATS = ("native", "twitter_v1", "twitter_v2", "mastodon")
 
@@ -88,23 +88,17 @@ def detect_format(obj: object) -> str:
     raise InvalidRecord("unknown format", "keys: " + ", ".join(sorted(map(str, keys))[:10]))
 
 
-def normalize_raw(obj: object) -> list[Post]:
-    """Posts from a decoded JSON value; raises only :class:`InvalidRecord`."""
+def normalize_raw(obj: object, private: Private | None = None) -> list[Post]:
+    """Posts from a decoded JSON value, ``private`` applied to each (``Post.from_wire``);
+    raises only :class:`InvalidRecord`."""
     fmt = detect_format(obj)
     try:
-        return _CONVERTERS[fmt](cast(Mapping[str, Any], obj))
+        return _CONVERTERS[fmt](cast(Mapping[str, Any], obj), private)
     except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as exc:
         raise InvalidRecord(f"malformed {fmt}", f"{type(exc).__name__}: {exc}") from None
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _post(wire: Mapping[Any, Any]) -> Post:
-    """Validate a native wire dict, with NUL characters removed from its strings."""
-    if any(isinstance(v, str) and "\x00" in v for v in wire.values()):
-        wire = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in wire.items()}
-    return Post.from_wire(wire)
 
 
 def _obj(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -165,8 +159,8 @@ def _html_text(content: Any) -> Any:
 # --- converters -------------------------------------------------------------------------
 
 
-def _from_native(obj: Mapping[str, Any]) -> list[Post]:
-    return [_post(obj)]
+def _from_native(obj: Mapping[str, Any], private: Private | None) -> list[Post]:
+    return [Post.from_wire(obj, private)]
 
 
 def _v1_text(status: Mapping[str, Any]) -> Any:
@@ -175,7 +169,7 @@ def _v1_text(status: Mapping[str, Any]) -> Any:
     )
 
 
-def _from_twitter_v1(obj: Mapping[str, Any]) -> list[Post]:
+def _from_twitter_v1(obj: Mapping[str, Any], private: Private | None) -> list[Post]:
     notice = next((k for k in _V1_NOTICES if k in obj), None)
     if notice is not None and "user" not in obj:
         raise InvalidRecord("not a post", f"twitter v1.1 {notice} notice")
@@ -199,7 +193,7 @@ def _from_twitter_v1(obj: Mapping[str, Any]) -> list[Post]:
             "in_reply_to_status_id",
         ),
     }
-    return [_post(wire)]
+    return [Post.from_wire(wire, private)]
 
 
 def _index(includes: Mapping[str, Any], key: str) -> dict[str, Mapping[str, Any]]:
@@ -214,7 +208,9 @@ def _v2_text(tweet: Mapping[str, Any]) -> Any:
     return _first(_obj(tweet, "note_tweet").get("text"), tweet.get("text"))
 
 
-def _v2_tweet(tweet: Any, includes: Mapping[str, dict[str, Mapping[str, Any]]]) -> Post:
+def _v2_tweet(
+    tweet: Any, includes: Mapping[str, dict[str, Mapping[str, Any]]], private: Private | None
+) -> Post:
     if not isinstance(tweet, Mapping):
         raise InvalidRecord("invalid data", type(tweet).__name__)
     refs = tweet.get("referenced_tweets") or []
@@ -243,10 +239,10 @@ def _v2_tweet(tweet: Any, includes: Mapping[str, dict[str, Mapping[str, Any]]]) 
         "is_repost": "retweeted" in ref_ids,
         "reply_to": ref_ids.get("replied_to"),
     }
-    return _post(wire)
+    return Post.from_wire(wire, private)
 
 
-def _from_twitter_v2(obj: Mapping[str, Any]) -> list[Post]:
+def _from_twitter_v2(obj: Mapping[str, Any], private: Private | None) -> list[Post]:
     data = obj.get("data")
     if isinstance(data, Mapping):
         data = [data]
@@ -259,13 +255,13 @@ def _from_twitter_v2(obj: Mapping[str, Any]) -> list[Post]:
     posts = []
     for n, tweet in enumerate(data):
         try:
-            posts.append(_v2_tweet(tweet, includes))
+            posts.append(_v2_tweet(tweet, includes, private))
         except InvalidRecord as exc:
             raise InvalidRecord(exc.reason, f"data[{n}]: {exc.detail}") from None
     return posts
 
 
-def _from_mastodon(obj: Mapping[str, Any]) -> list[Post]:
+def _from_mastodon(obj: Mapping[str, Any], private: Private | None) -> list[Post]:
     account, reblog = _obj(obj, "account"), _obj(obj, "reblog")
     acct = _id(account.get("acct"), "account")
     wire = {
@@ -278,10 +274,10 @@ def _from_mastodon(obj: Mapping[str, Any]) -> list[Post]:
         "is_repost": obj.get("reblog") is not None,
         "reply_to": _id(obj.get("in_reply_to_id"), "in_reply_to_id"),
     }
-    return [_post(wire)]
+    return [Post.from_wire(wire, private)]
 
 
-_CONVERTERS: dict[str, Callable[[Mapping[str, Any]], list[Post]]] = {
+_CONVERTERS: dict[str, Callable[[Mapping[str, Any], Private | None], list[Post]]] = {
     "native": _from_native,
     "twitter_v1": _from_twitter_v1,
     "twitter_v2": _from_twitter_v2,

@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +44,19 @@ def loads(data: bytes | str) -> Any:
 
 
 # --- field validation -------------------------------------------------------------------
+# NUL characters are removed from text fields before they are judged: no NUL reaches a
+# topic, a key or a file name (JSON can carry them only as the escape \u0000).
+
+
+def _no_nul(value: str) -> str:
+    return value.replace("\x00", "") if "\x00" in value else value
 
 
 def _req_str(obj: Mapping[str, Any], key: str) -> str:
     value = obj.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str):
+        value = _no_nul(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise InvalidRecord(f"missing {key}", f"{key}={describe(value)}")
@@ -59,13 +67,13 @@ def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
     if value is None:
         return None
-    if type(value) is str and len(value) <= MAX_FIELD_CHARS:  # the common case, first
-        return value or None
+    if type(value) is str and len(value) <= MAX_FIELD_CHARS and "\x00" not in value:
+        return value or None  # the common case, first
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
         raise InvalidRecord(f"invalid {key}", f"{key}={describe(value)}")
-    return _short(value, key) or None
+    return _short(_no_nul(value), key) or None
 
 
 def _short(value: str, key: str) -> str:
@@ -116,7 +124,7 @@ def event_ms(value: Any, key: str = "created_at") -> int:
     """Epoch ms from ISO text or epoch milliseconds, inside 2000..2100 UTC."""
     if isinstance(value, str):
         try:
-            ts = ms_from_iso(value)
+            ts = ms_from_iso(_no_nul(value))
         except ValueError as exc:
             raise InvalidRecord(f"invalid {key}", str(exc)) from None
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -143,6 +151,9 @@ def _mapping(obj: Any) -> Mapping[str, Any]:
 
 
 # --- records ----------------------------------------------------------------------------
+
+Private = Callable[[str | None, str], tuple[str | None, str]]
+"""What replaces a post's author and text as it is made (``Post.from_wire``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,34 +188,21 @@ class Post:
             "schema_version": SCHEMA_VERSION,
         }
 
-    def with_private(self, author: str | None, text: str) -> Post:
-        """This post with ``author`` and ``text`` replaced (a pseudonym, masked text);
-        ``dataclasses.replace`` does the same several times slower.
+    @classmethod
+    def from_wire(cls, obj: Any, private: Private | None = None) -> Post:
+        """The post of a wire dict; ``private`` replaces its author and text (a keyed
+        pseudonym, masked contact details) before the post is made.
 
-        >>> Post("p1", "call 555", 0, author="@a").with_private("x1", "call [phone]").author
+        >>> wire = {"id": "p1", "text": "call 555", "created_at": 1708594200000, "author": "@a"}
+        >>> Post.from_wire(wire, lambda author, text: ("x1", "call [phone]")).author
         'x1'
         """
-        return Post(
-            self.id,
-            text,
-            self.created_at_ms,
-            self.lang,
-            self.lon,
-            self.lat,
-            self.place,
-            author,
-            self.source,
-            self.is_repost,
-            self.reply_to,
-        )
-
-    @classmethod
-    def from_wire(cls, obj: Any) -> Post:
         obj = _mapping(obj)
         _check_version(obj)
         text = obj.get("text")
         if not isinstance(text, str):
             raise InvalidRecord("missing text" if text is None else "invalid text", describe(text))
+        text = _no_nul(text)
         if len(text) > MAX_TEXT_CHARS:
             raise InvalidRecord("text too long", f"{len(text)} characters")
         lon = _opt_float(obj, "lon", -180.0, 180.0)
@@ -214,18 +212,18 @@ class Post:
         is_repost = obj.get("is_repost", False)
         if not isinstance(is_repost, bool):
             raise InvalidRecord("invalid is_repost", describe(is_repost))
+        # judged in this order, so a record with several faults gets a stable reason
+        post_id = _req_str(obj, "id")
+        created_at_ms = event_ms(obj.get("created_at"))
+        lang = _opt_str(obj, "lang")
+        place = _opt_str(obj, "place")
+        author = _opt_str(obj, "author")
+        source = _opt_str(obj, "source")
+        reply_to = _opt_str(obj, "reply_to")
+        if private is not None:
+            author, text = private(author, text)
         return cls(
-            id=_req_str(obj, "id"),
-            text=text,
-            created_at_ms=event_ms(obj.get("created_at")),
-            lang=_opt_str(obj, "lang"),
-            lon=lon,
-            lat=lat,
-            place=_opt_str(obj, "place"),
-            author=_opt_str(obj, "author"),
-            source=_opt_str(obj, "source"),
-            is_repost=is_repost,
-            reply_to=_opt_str(obj, "reply_to"),
+            post_id, text, created_at_ms, lang, lon, lat, place, author, source, is_repost, reply_to
         )
 
 

@@ -40,8 +40,27 @@ def ms_from_iso(text: str) -> int:
     1708594200000
     >>> ms_from_iso("2024-02-22T10:30:00.250+01:00")
     1708594200250
+    >>> ms_from_iso("2024-02-22T09:30:00.250Z")
+    1708594200250
     """
+    # the form iso_from_ms writes, as every record on a topic has it: its second is parsed
+    # once and cached (posts come in time order), its milliseconds added
+    if len(text) == 24 and text[19] == "." and text[23] == "Z":
+        second, millis = _second_ms(text[:19]), text[20:23]
+        if second is not None and millis.isascii() and millis.isdigit():
+            return second + int(millis)
     dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if dt.tzinfo is None:
         raise ValueError(f"time {text!r} has no UTC offset")
     return round(dt.timestamp() * 1000)
+
+
+@lru_cache(maxsize=4096)
+def _second_ms(text: str) -> int | None:
+    """Epoch milliseconds of a UTC second as ``iso_from_ms`` writes it
+    ("2024-02-22T09:30:00"); None for any other text."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return round(dt.replace(tzinfo=UTC).timestamp() * 1000) if dt.isoformat() == text else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from geo.adjacency import load_topology
@@ -215,6 +216,12 @@ every later post would be late and each detector would close every window up to 
 real jump in time (a feed back after a day's gap) costs its first post only."""
 
 
+def _kept_private(key: bytes, author: str | None, text: str) -> tuple[str | None, str]:
+    """A post's author and text as the pipeline keeps them: the author's keyed pseudonym,
+    contact details masked."""
+    return (None if author is None else pseudonym(key, author)), redact(text)
+
+
 class Origin:
     """The first stage for one input partition: decode; with ``author_key``, replace each
     author by its keyed pseudonym and mask phone numbers and e-mail addresses in the text
@@ -223,7 +230,7 @@ class Origin:
     far ahead (:data:`MAX_AHEAD_MS`); emit watermarks."""
 
     def __init__(self, lateness_ms: int, window_ms: int, author_key: bytes | None = None) -> None:
-        self.author_key = author_key
+        self.private = None if author_key is None else partial(_kept_private, author_key)
         self.clock = OriginClock(lateness_ms)
         self.gate = TickGate(window_ms)
         self.latest_ms: int | None = None
@@ -241,11 +248,6 @@ class Origin:
             return "late", f"before watermark {self.clock.watermark_ms}"
         return None
 
-    @staticmethod
-    def _private(post: Post, key: bytes) -> Post:
-        author = None if post.author is None else pseudonym(key, post.author)
-        return post.with_private(author, redact(post.text))
-
     def finish(self) -> int | None:
         """End of input: flush to the latest event time seen, as ``replay`` does at the end
         of a file; returns the last watermark tick, if a new one."""
@@ -260,9 +262,7 @@ class Origin:
             if Watermark.is_watermark(obj):
                 self.clock.flush(Watermark.from_wire(obj).watermark_ms)
             else:
-                for post in normalize_raw(obj):
-                    if self.author_key is not None:
-                        post = self._private(post, self.author_key)
+                for post in normalize_raw(obj, self.private):
                     refused = self._reason(post)
                     if refused is None:
                         out.posts.append(post)
