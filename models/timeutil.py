@@ -45,7 +45,7 @@ def ms_from_iso(text: str) -> int:
     """
     # the form iso_from_ms writes, as every record on a topic has it: its second is parsed
     # once and cached (posts come in time order), its milliseconds added
-    if len(text) == 24 and text[19] == "." and text[23] == "Z":
+    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[10] in "T ":
         second, millis = _second_ms(text[:19]), text[20:23]
         if second is not None and millis.isascii() and millis.isdigit():
             return second + int(millis)
@@ -57,10 +57,11 @@ def ms_from_iso(text: str) -> int:
 
 @lru_cache(maxsize=4096)
 def _second_ms(text: str) -> int | None:
-    """Epoch milliseconds of a UTC second as ``iso_from_ms`` writes it
-    ("2024-02-22T09:30:00"); None for any other text."""
+    """Epoch milliseconds of a UTC second written "2024-02-22T09:30:00"; None for text of
+    another shape or not a time."""
+    if text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":":
+        return None
     try:
-        dt = datetime.fromisoformat(text)
+        return round(datetime.fromisoformat(text + "+00:00").timestamp() * 1000)
     except ValueError:
         return None
-    return round(dt.replace(tzinfo=UTC).timestamp() * 1000) if dt.isoformat() == text else None

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from models.errors import InvalidRecord
 from models.records import Alert, Post, RelevantPost, Ticket, Watermark, dumps, loads
+from models.timeutil import MAX_EVENT_MS, MIN_EVENT_MS, iso_from_ms, ms_from_iso
 
 T = 1_708_594_200_000
 NESTED = loads(b"[" * 1_000 + b"]" * 1_000)
@@ -144,3 +147,24 @@ def test_invalid_watermarks_have_reasons(obj: object, reason: str) -> None:
     with pytest.raises(InvalidRecord) as err:
         Watermark.from_wire(obj)
     assert err.value.reason == reason
+
+
+def _parsed(text: str) -> int | None:
+    try:
+        return ms_from_iso(text)
+    except ValueError:
+        return None
+
+
+def test_times_as_records_write_them_parse_as_any_iso_time() -> None:
+    # "...Z" in iso_from_ms's form takes a cached path; the same time with "+00:00" the
+    # general one: canonical and damaged texts must agree (a value, or both refused)
+    rng = random.Random(5)
+    damage = "0123456789-:T .Zz+t\u0663\u00b2_\t"
+    for _ in range(20_000):
+        chars = list(iso_from_ms(rng.randrange(MIN_EVENT_MS, MAX_EVENT_MS)))
+        for _ in range(rng.choice((0, 1, 2))):
+            chars[rng.randrange(len(chars))] = rng.choice(damage)
+        text = "".join(chars)
+        if text.endswith("Z"):
+            assert _parsed(text) == _parsed(text[:-1] + "+00:00"), text
