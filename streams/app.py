@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiokafka
 import faust
 from aiokafka.partitioner import murmur2
+from faust.transport.drivers import aiokafka as faust_kafka
 
 from models.errors import ConfigError, InvalidRecord
 from streams.agents import classify, detect, global_, normalize, observe
@@ -132,11 +134,42 @@ def data_folder(settings: Settings) -> Path:
     return folder
 
 
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker may hold a worker's fetch when none of the partitions it asks for
+has new messages. The consumer keeps one fetch in flight per broker and leaves out of it
+the partitions whose fetched messages are still being processed; with Faust's fixed
+1,500 ms, a worker that finished a backlog partition's messages sat idle until the fetch
+for its caught-up partitions timed out before it could ask for more of the backlog."""
+
+
+class _ConsumerThread(faust_kafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # taken by its fetcher at start
+        return consumer
+
+
+class _Consumer(faust_kafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_kafka.Transport):
+    Consumer = _Consumer
+
+
+class _App(faust.App):
+    """Faust's app with the worker's consumer fetching as :data:`FETCH_MAX_WAIT_MS` says."""
+
+    def _new_transport(self) -> _Transport:
+        return _Transport(self.conf.broker_consumer, self)
+
+
 def faust_app(settings: Settings, datadir: Path) -> faust.App:
     """A Faust app with the worker's broker, consumer and producer configuration and no
     agents yet."""
     brokers = [f"kafka://{b.strip()}" for b in settings.bootstrap.split(",")]
-    return faust.App(
+    return _App(
         settings.app_id,
         broker=brokers,
         store="memory://",

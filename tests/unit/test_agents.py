@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from models.privacy import pseudonym
 from models.records import Alert, Post, RelevantPost, Watermark, dumps, loads
 from streams.agents import classify, detect, global_, normalize
-from streams.app import Context, Partitions, bytes_topic
+from streams.app import FETCH_MAX_WAIT_MS, Context, Partitions, bytes_topic, faust_app
 from streams.chain import Origin, Stages, load_regions
 from streams.files import batch_message, is_batch, message_records
 from streams.metrics import Metrics
@@ -361,3 +361,14 @@ def test_a_message_taken_before_forget_drops_the_runner_it_changes_after_it() ->
     message.release()
     assert event.acks == 0 and table["a"]["runner"] == [1]
     assert runners.get("a").seen == [1]  # the change went with the runner
+
+
+async def test_a_worker_consumer_has_the_broker_hold_an_empty_fetch_briefly(tmp_path: Any) -> None:
+    # one fetch per broker is in flight, without the partitions still being processed: held
+    # Faust's fixed 1.5 s, it left a worker with a backlog idle until it timed out
+    worker_app = faust_app(Settings(), tmp_path)
+    consumer = worker_app.consumer._thread._create_worker_consumer(worker_app.consumer.transport)
+    try:
+        assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS
+    finally:
+        await consumer.stop()
