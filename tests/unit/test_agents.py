@@ -15,7 +15,14 @@ from prometheus_client import CollectorRegistry
 from models.privacy import pseudonym
 from models.records import Alert, Post, RelevantPost, Watermark, dumps, loads
 from streams.agents import classify, detect, global_, normalize
-from streams.app import FETCH_MAX_WAIT_MS, Context, Partitions, bytes_topic, faust_app
+from streams.app import (
+    FETCH_MAX_WAIT_MS,
+    Context,
+    Partitions,
+    bytes_topic,
+    faust_app,
+    hand_back_large_allocations,
+)
 from streams.chain import Origin, Stages, load_regions
 from streams.files import batch_message, is_batch, message_records
 from streams.metrics import Metrics
@@ -372,3 +379,8 @@ async def test_a_worker_consumer_has_the_broker_hold_an_empty_fetch_briefly(tmp_
         assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS
     finally:
         await consumer.stop()
+
+
+def test_a_worker_hands_large_allocations_back_to_the_system() -> None:
+    # glibc (this project's Linux workers) accepts the fixed threshold
+    assert hand_back_large_allocations()
