@@ -1,7 +1,9 @@
 """Raw input formats: turn native, Twitter v1.1, Twitter v2 or Mastodon JSON into posts.
 
 Every converter builds a native wire dict and hands it to :meth:`Post.from_wire`, so field
-validation lives in one place. Anything malformed raises
+validation lives in one place. :func:`native_post` reads the common native shape in one
+pass and declines everything else to that path (a property test holds it to the same
+answers). Anything malformed raises
 :class:`~models.errors.InvalidRecord` with a short, stable reason.
 """
 
@@ -11,10 +13,20 @@ import html
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
+
+import msgspec
 
 from models.errors import InvalidRecord, describe
-from models.records import Post, Private, loads
+from models.records import (
+    MAX_FIELD_CHARS,
+    MAX_TEXT_CHARS,
+    SCHEMA_VERSION,
+    Post,
+    Private,
+    event_ms,
+    loads,
+)
 
 FORMATS = ("native", "twitter_v1", "twitter_v2", "mastodon")
 
@@ -38,7 +50,8 @@ _TAG = re.compile(r"<[^<>]*>")
 
 
 def decode_raw(data: bytes) -> list[Post]:
-    """Posts from one raw record (a Kafka value or a file line) in any supported format.
+    """Posts from one raw record (a Kafka value or a file line) in any supported format
+    (:func:`native_post` first, then :func:`load_raw` and :func:`normalize_raw`).
 
     >>> [p.text for p in decode_raw(b'{"id": 7, "text": "no 4G", "created_at": 1708594200000}')]
     ['no 4G']
@@ -47,7 +60,72 @@ def decode_raw(data: bytes) -> list[Post]:
     ...
     models.errors.InvalidRecord: not a post: twitter v1.1 delete notice
     """
-    return normalize_raw(load_raw(data))
+    post = native_post(data)
+    return [post] if post is not None else normalize_raw(load_raw(data))
+
+
+_Field = Annotated[str, msgspec.Meta(max_length=MAX_FIELD_CHARS)]
+
+
+class _Native(msgspec.Struct, forbid_unknown_fields=True):
+    """The common shape of a native record: every key a native one, ids and times
+    written as text, each field of its usual type and within its limits."""
+
+    id: _Field
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)]
+    created_at: str | int
+    lang: _Field | None = None
+    lon: Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)] | None = None
+    lat: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)] | None = None
+    place: _Field | None = None
+    author: _Field | None = None
+    source: _Field | None = None
+    is_repost: bool = False
+    reply_to: _Field | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+_NATIVE = msgspec.json.Decoder(_Native)
+
+
+def native_post(data: bytes, private: Private | None = None) -> Post | None:
+    """The post of a raw record of :class:`_Native`'s shape, decoded and checked in one
+    pass (``private`` applied as by ``Post.from_wire``); None for any other record (other
+    formats, watermarks, numeric ids, NUL characters, any fault), which the general path
+    judges. Where both answer, they give the same post.
+
+    >>> native_post(b'{"id": "7", "text": "no 4G", "created_at": "2024-02-22T09:30:00Z"}').id
+    '7'
+    >>> native_post(b'{"id": 7, "text": "no 4G", "created_at": 1708594200000}') is None
+    True
+    """
+    if b"\\u0000" in data:  # NUL characters: removed field by field by the general path
+        return None
+    try:
+        wire = _NATIVE.decode(data)
+        created_at_ms = event_ms(wire.created_at)
+    except (msgspec.DecodeError, UnicodeDecodeError, InvalidRecord):
+        return None
+    if wire.schema_version != SCHEMA_VERSION or not wire.id.strip():
+        return None
+    if (wire.lon is None) != (wire.lat is None):
+        return None
+    author, text = wire.author or None, wire.text
+    if private is not None:
+        author, text = private(author, text)
+    return Post(
+        wire.id,
+        text,
+        created_at_ms,
+        wire.lang or None,
+        wire.lon,
+        wire.lat,
+        wire.place or None,
+        author,
+        wire.source or None,
+        wire.is_repost,
+        wire.reply_to or None,
+    )
 
 
 def load_raw(data: bytes) -> object:

@@ -21,7 +21,7 @@ from geo.regions import RegionSet
 from geo.spec import load_region_set
 from models.detect import DetectorConfig, ZoneDetector
 from models.errors import GroundswellError, InvalidRecord
-from models.formats import load_raw, normalize_raw
+from models.formats import load_raw, native_post, normalize_raw
 from models.global_detect import GlobalDetector
 from models.privacy import pseudonym, redact
 from models.records import Alert, Post, RelevantPost, Watermark, dumps
@@ -258,17 +258,21 @@ class Origin:
     def process(self, data: bytes) -> Normalized:
         out = Normalized()
         try:
-            obj = load_raw(data)
-            if Watermark.is_watermark(obj):
+            fast = native_post(data, self.private)
+            if fast is not None:
+                posts = [fast]
+            elif Watermark.is_watermark(obj := load_raw(data)):
                 self.clock.flush(Watermark.from_wire(obj).watermark_ms)
+                posts = []
             else:
-                for post in normalize_raw(obj, self.private):
-                    refused = self._reason(post)
-                    if refused is None:
-                        out.posts.append(post)
-                        self.latest_ms = max(post.created_at_ms, self.latest_ms or 0)
-                    else:
-                        out.rejected.append((*refused, dumps(post.to_wire())))
+                posts = normalize_raw(obj, self.private)
+            for post in posts:
+                refused = self._reason(post)
+                if refused is None:
+                    out.posts.append(post)
+                    self.latest_ms = max(post.created_at_ms, self.latest_ms or 0)
+                else:
+                    out.rejected.append((*refused, dumps(post.to_wire())))
         except InvalidRecord as exc:
             out.rejected.append((exc.reason, exc.detail, data))
         out.tick_ms = self.gate.offer(self.clock.watermark_ms)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from models.formats import native_post
 from models.records import Post, Watermark, dumps, loads
 from models.watermark import MinClock, TickGate
 from streams.topics import GLOBAL, NORMALIZED, RELEVANT
@@ -41,6 +42,22 @@ def register(app: faust.App, ctx: Context) -> None:
             await ctx.send_records(STAGE, GLOBAL, [v for _, v in pending], 0, latest_ms)
         pending.clear()
 
+    async def on_watermark(
+        part: int, mark: Watermark, pending: list[tuple[int, bytes]], latest_ms: int
+    ) -> None:
+        """A watermark from input partition ``part``: when it crosses a window boundary,
+        the posts so far, then the tick to every zone partition and the global detector."""
+        if part not in clocks:
+            clocks[part] = (MinClock(ctx.partitions.raw), TickGate(stages.window_ms))
+        clock, gate = clocks[part]
+        tick = gate.offer(clock.observe(mark.source, mark.watermark_ms))
+        if tick is not None:
+            await send_posts(pending, latest_ms)
+            value = dumps(Watermark(str(part), tick).to_wire())
+            for target in range(ctx.partitions.relevant):
+                await ctx.send_records(STAGE, RELEVANT, [value], target, tick)
+            await ctx.send_records(STAGE, GLOBAL, [value], 0, tick)
+
     async def step(taken: Taken) -> None:
         pending: list[tuple[int, bytes]] = []
         latest_ms = 0
@@ -48,24 +65,14 @@ def register(app: faust.App, ctx: Context) -> None:
             part = event.message.partition
             for record in records:
                 try:
-                    obj = loads(record)
-                    if Watermark.is_watermark(obj):
-                        mark = Watermark.from_wire(obj)
-                        if part not in clocks:
-                            clocks[part] = (
-                                MinClock(ctx.partitions.raw),
-                                TickGate(stages.window_ms),
-                            )
-                        clock, gate = clocks[part]
-                        tick = gate.offer(clock.observe(mark.source, mark.watermark_ms))
-                        if tick is not None:
-                            await send_posts(pending, latest_ms)
-                            value = dumps(Watermark(str(part), tick).to_wire())
-                            for target in range(ctx.partitions.relevant):
-                                await ctx.send_records(STAGE, RELEVANT, [value], target, tick)
-                            await ctx.send_records(STAGE, GLOBAL, [value], 0, tick)
-                        continue
-                    rp = stages.relevant(Post.from_wire(obj))
+                    post = native_post(record)  # a post as the normalize stage writes it
+                    if post is None:
+                        obj = loads(record)
+                        if Watermark.is_watermark(obj):
+                            await on_watermark(part, Watermark.from_wire(obj), pending, latest_ms)
+                            continue
+                        post = Post.from_wire(obj)
+                    rp = stages.relevant(post)
                 except Exception as exc:  # any failure is dead-lettered with its reason
                     await reject(ctx, STAGE, exc, event, record)
                     continue

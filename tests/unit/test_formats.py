@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.errors import InvalidRecord
-from models.formats import decode_raw, detect_format, normalize_raw
-from models.records import Post
+from models.formats import decode_raw, detect_format, load_raw, native_post, normalize_raw
+from models.records import Post, Private
 
 T0 = 1_708_594_200_000  # 2024-02-22T09:30:00Z, a Thursday
 NESTED = orjson.loads(b'{"a":' * 1_000 + b"null" + b"}" * 1_000)
@@ -520,3 +520,65 @@ def test_decode_raw_mutated_samples_give_posts_or_invalid_record(
     sample: dict[str, Any], draw: st.DataObject
 ) -> None:
     check(orjson.dumps(mutate(sample, draw)))
+
+
+NATIVE_ODD = (
+    st.sampled_from(
+        [
+            *(
+                None,
+                "",
+                " ",
+                "\x00",
+                "a\x00b",
+                0,
+                -1,
+                1.0,
+                1.5,
+                True,
+                [],
+                {},
+                "x" * 1001,
+                "é" * 1000,
+            ),
+            *("2024-02-22T09:30:00.000Z", "2024-02-22 09:30:00.000Z", "2024-02-22T09:30:00", "und"),
+            *(1708594200000, 10**19, 1e22, 180, -180.5, -0.0, 90.0, "y" * 10_001),
+        ]
+    )
+    | JSON
+)
+
+
+def general_path(data: bytes, private: Private | None) -> list[Post] | tuple[str, str]:
+    try:
+        return normalize_raw(load_raw(data), private)
+    except InvalidRecord as exc:
+        return exc.reason, exc.detail
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.data(), st.booleans())
+def test_native_post_agrees_with_the_general_path(draw: st.DataObject, private: bool) -> None:
+    """The one-pass native decoder answers only where the general path accepts the record,
+    and with the same post (or declines)."""
+    obj = dict(NATIVE)
+    for key in draw.draw(st.lists(st.sampled_from([*NATIVE, "kind", "data", "extra"]), max_size=3)):
+        if draw.draw(st.booleans()):
+            obj.pop(key, None)
+        else:
+            obj[key] = draw.draw(NATIVE_ODD)
+    data = orjson.dumps(obj)
+    hook = (lambda author, text: (author and author[::-1], text.upper())) if private else None
+    fast = native_post(data, hook)
+    if fast is not None:
+        assert general_path(data, hook) == [fast]
+    elif data == orjson.dumps(NATIVE):
+        pytest.fail("the common shape took the general path")
+
+
+def test_native_post_takes_the_common_shapes() -> None:
+    assert native_post(orjson.dumps(NATIVE)) == Post.from_wire(NATIVE)
+    bare = {"id": "a", "text": "t", "created_at": T0}
+    assert native_post(orjson.dumps(bare)) == Post.from_wire(bare)
+    for declined in [{**bare, "id": 7}, {**bare, "text": "t\x00"}, {**bare, "kind": "x"}]:
+        assert native_post(orjson.dumps(declined)) is None
