@@ -68,8 +68,8 @@ _Field = Annotated[str, msgspec.Meta(max_length=MAX_FIELD_CHARS)]
 
 
 class _Native(msgspec.Struct, forbid_unknown_fields=True):
-    """The common shape of a native record: every key a native one, ids and times
-    written as text, each field of its usual type and within its limits."""
+    """The common shape of a native record: every key a native one, the id written as
+    text, each field of its usual type and within the limits ``Post.from_wire`` sets."""
 
     id: _Field
     text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)]
