@@ -214,10 +214,13 @@ def soak(base: Settings, plan: Plan, drain_s: float, workdir: Path) -> tuple[Run
 OFFLINE_T0_MS = 1_767_571_200_000  # 2026-01-05T00:00:00Z, a Monday
 
 
-def offline(base: Settings, plan: Plan, complaints: bool = True) -> tuple[list[Alert], str, int]:
+def offline(
+    base: Settings, plan: Plan, complaints: bool = True
+) -> tuple[list[tuple[float, Alert]], str, int]:
     """``plan`` replayed through the chain offline, in event time from
     :data:`OFFLINE_T0_MS` (no broker, no worker; the same alerts as a replay through
-    Kafka): the alert events, the outage region and the number of posts.
+    Kafka): the alert events with the second of the plan each was made at, the outage
+    region and the number of posts.
     ``complaints=False`` leaves out of the background the demo's posts the lexicon keeps."""
     settings, centre, region_id = _setup(base, Path(tempfile.mkdtemp(prefix="soak-")))
     stages = Stages(settings, load_regions(settings))
@@ -230,7 +233,10 @@ def offline(base: Settings, plan: Plan, complaints: bool = True) -> tuple[list[A
         for k in range(round(plan.minutes * 600))
         for post in feed.step(k / 10, OFFLINE_T0_MS + k * 100)
     ]
-    return backtest(stages, lines).alerts, region_id, feed.sent
+    events = [
+        ((a.detected_at_ms - OFFLINE_T0_MS) / 1000, a) for a in backtest(stages, lines).alerts
+    ]
+    return events, region_id, feed.sent
 
 
 def outages_alerted(
@@ -254,9 +260,10 @@ def outages_alerted(
 
 def _alerted_line(plan: Plan, region_id: str, events: list[tuple[float, Alert]]) -> str:
     found = outages_alerted(plan, region_id, events)
-    delays = [f"{d:.0f}" for d in found if d is not None]
-    return f"- planted outages alerted: {len(delays)} of {len(found)}" + (
-        f" (seconds from each start: {', '.join(delays)})" if delays else ""
+    delays = ", ".join("none" if d is None else f"{d:.0f}" for d in found)
+    alerted = sum(d is not None for d in found)
+    return (
+        f"- planted outages alerted: {alerted} of {len(found)} (seconds from each start: {delays})"
     )
 
 
@@ -340,8 +347,7 @@ def soak_plan(rate: float, minutes: float) -> Plan:
 
 def offline_report(base: Settings, rate: float, minutes: float, complaints: bool) -> str:
     plan = soak_plan(rate, minutes)
-    alerts, region, posts = offline(base, plan, complaints)
-    events = [((a.detected_at_ms - OFFLINE_T0_MS) / 1000, a) for a in alerts]
+    events, region, posts = offline(base, plan, complaints)
     lines = [
         f"Soak plan replayed offline in event time: {rate:g} posts/s for {minutes:g} min, "
         f"an outage of 30 complainers/min in region {region} every 10 min, window 60 s"

@@ -4,14 +4,13 @@ alert, each within the windows after its start."""
 from __future__ import annotations
 
 from streams.settings import Settings
-from streams.soak import OFFLINE_T0_MS, offline, outages_alerted, soak_plan
+from streams.soak import offline, outages_alerted, soak_plan
 
 
 def test_planted_outages_alert_on_a_quiet_background() -> None:
     plan = soak_plan(rate=20, minutes=30)
-    alerts, region, posts = offline(Settings(), plan, complaints=False)
+    events, region, posts = offline(Settings(), plan, complaints=False)
     assert posts > 30 * 60 * 20 * 0.9
-    events = [((a.detected_at_ms - OFFLINE_T0_MS) / 1000, a) for a in alerts]
     delays = outages_alerted(plan, region, events)
     assert len(delays) == 3
     assert all(d is not None and 0 <= d <= 300 for d in delays), delays
@@ -20,7 +19,7 @@ def test_planted_outages_alert_on_a_quiet_background() -> None:
 
 def test_an_alert_outside_the_outage_does_not_count() -> None:
     plan = soak_plan(rate=20, minutes=10)
-    alerts, region, _ = offline(Settings(), plan, complaints=False)
-    assert alerts
-    late = [(plan.outages[0][0] + 900.0, a) for a in alerts]
+    events, region, _ = offline(Settings(), plan, complaints=False)
+    assert events
+    late = [(plan.outages[0][0] + 900.0, a) for _, a in events]
     assert outages_alerted(plan, region, late) == [None]
