@@ -167,9 +167,9 @@ async def _watch(settings: Settings, worker: WorkerProcess, run: Run, stop: asyn
         await admin.close()
 
 
-def _setup(base: Settings, workdir: Path) -> tuple[Settings, tuple[float, float], str]:
+def _setup(base: Settings, workdir: Path) -> tuple[Settings, list[Post], tuple[float, float], str]:
     """The soak's settings (window 60 s; the demo's regions, written to ``workdir``), the
-    centre of the region outages are planted in, and its id."""
+    demo's posts, the centre of the region outages are planted in, and its id."""
     settings = fresh_settings(
         base, window_s=60, lateness_s=5, warmup_windows=3, resolve_windows=2, commit_interval_s=1
     )
@@ -180,13 +180,13 @@ def _setup(base: Settings, workdir: Path) -> tuple[Settings, tuple[float, float]
     feature = scenario.regions["features"][14]
     ring = feature["geometry"]["coordinates"][0]
     centre = (statistics.fmean(x for x, _ in ring), statistics.fmean(y for _, y in ring))
-    return settings, centre, str(feature["properties"]["id"])
+    return settings, scenario.posts, centre, str(feature["properties"]["id"])
 
 
 def soak(base: Settings, plan: Plan, drain_s: float, workdir: Path) -> tuple[Run, str]:
     """Run ``plan`` against one fresh worker (its log in ``workdir``); returns the samples
     and the storm region."""
-    settings, centre, region_id = _setup(base, workdir)
+    settings, posts, centre, region_id = _setup(base, workdir)
     names = [settings.topic(t) for t in ALL]
     run = Run()
     worker = None
@@ -198,7 +198,7 @@ def soak(base: Settings, plan: Plan, drain_s: float, workdir: Path) -> tuple[Run
         async def go() -> None:
             stop = asyncio.Event()
             watcher = asyncio.create_task(_watch(settings, worker, run, stop))
-            await _produce(settings, _Feed(plan, centre, build_demo(seed=1).posts), run)
+            await _produce(settings, _Feed(plan, centre, posts), run)
             await asyncio.sleep(drain_s)
             stop.set()
             await watcher
@@ -222,9 +222,8 @@ def offline(
     Kafka): the alert events with the second of the plan each was made at, the outage
     region and the number of posts.
     ``complaints=False`` leaves out of the background the demo's posts the lexicon keeps."""
-    settings, centre, region_id = _setup(base, Path(tempfile.mkdtemp(prefix="soak-")))
+    settings, templates, centre, region_id = _setup(base, Path(tempfile.mkdtemp(prefix="soak-")))
     stages = Stages(settings, load_regions(settings))
-    templates = build_demo(seed=1).posts
     if not complaints:
         templates = [p for p in templates if not stages.classifier.classify(p).relevant]
     feed = _Feed(plan, centre, templates)
@@ -239,6 +238,11 @@ def offline(
     return events, region_id, feed.sent
 
 
+def _raised(alert: Alert, region_id: str) -> bool:
+    """An alert opened or updated on ``region_id``."""
+    return alert.status != "resolved" and region_id in alert.region_ids
+
+
 def outages_alerted(
     plan: Plan, region_id: str, events: list[tuple[float, Alert]]
 ) -> list[float | None]:
@@ -250,9 +254,7 @@ def outages_alerted(
         delays = [
             at - start
             for at, alert in events
-            if alert.status != "resolved"
-            and region_id in alert.region_ids
-            and start <= at <= start + length + 120
+            if _raised(alert, region_id) and start <= at <= start + length + 120
         ]
         found.append(min(delays) if delays else None)
     return found
@@ -289,11 +291,7 @@ def storm_report(base: Settings, rate: float, factor: float, storm_minutes: floa
     before = [s for s in run.samples if s.at_s < start]
     during = [s for s in run.samples if start <= s.at_s < start + storm_minutes * 60]
     after = [s for s in run.samples if s.at_s >= start + storm_minutes * 60]
-    hit = [
-        at
-        for at, a in run.alerts
-        if a.status != "resolved" and region in a.region_ids and at >= start
-    ]
+    hit = [at for at, a in run.alerts if _raised(a, region) and at >= start]
     drained = next((s.at_s for s in after if s.lag < rate), None)
     lines = [
         f"Outage storm: {rate:g} posts/s, then {factor:g}x ({rate * factor:,.0f} posts/s, 80 % "
@@ -320,8 +318,7 @@ def soak_report(base: Settings, rate: float, minutes: float) -> str:
     run, region = soak(base, plan, drain_s=60, workdir=workdir)
     rss = [s.rss_mb for s in run.samples]
     lines = [
-        f"Soak: {rate:g} posts/s for {minutes:g} min (an outage of 30 complainers/min in "
-        f"region {region} every 10 min), one worker, window 60 s.",
+        f"Soak: {_soak_words(rate, minutes, region)}, one worker, window 60 s.",
         "",
         f"- posts sent: {run.sent:,}; opened alerts: {_opened(run.alerts)}; largest lag: "
         f"{max(s.lag for s in run.samples):,} messages",
@@ -338,6 +335,13 @@ def _opened(events: list[tuple[float, Alert]]) -> int:
     return sum(alert.status == "opened" for _, alert in events)
 
 
+def _soak_words(rate: float, minutes: float, region: str) -> str:
+    return (
+        f"{rate:g} posts/s for {minutes:g} min (an outage of 30 complainers/min in region "
+        f"{region} every 10 min)"
+    )
+
+
 def soak_plan(rate: float, minutes: float) -> Plan:
     """The soak: ``rate`` posts/s, an outage of 30 complainers/min for 4 min every 10 min."""
     return Plan(
@@ -349,8 +353,8 @@ def offline_report(base: Settings, rate: float, minutes: float, complaints: bool
     plan = soak_plan(rate, minutes)
     events, region, posts = offline(base, plan, complaints)
     lines = [
-        f"Soak plan replayed offline in event time: {rate:g} posts/s for {minutes:g} min, "
-        f"an outage of 30 complainers/min in region {region} every 10 min, window 60 s"
+        f"Soak plan replayed offline in event time: {_soak_words(rate, minutes, region)}, "
+        "window 60 s"
         + ("" if complaints else "; background without the posts the lexicon keeps")
         + ".",
         "",
