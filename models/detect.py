@@ -402,14 +402,19 @@ class _Track:
         k = RECENT_STRENGTH
         return max(1.0, (self.recent_obs + k) / (self.recent_exp + k))
 
-    def learn(self, slot: int, y: np.ndarray, lam: np.ndarray, mask: np.ndarray) -> None:
+    def learn(
+        self, slot: int, y: np.ndarray, lam: np.ndarray, mask: np.ndarray, warming: bool
+    ) -> None:
         """The baseline and the zone's recent level learn one window (``mask``: regions
-        that may learn, ``lam``: the baseline's own expectation)."""
+        that may learn, ``lam``: the baseline's own expectation; a ``warming`` window
+        teaches only the baseline)."""
+        self.baseline.learn(slot, y, lam, mask, warming)
+        if warming:
+            return
         self.recent_obs = self.recent_decay * self.recent_obs + float(
             self.baseline.winsorise(y[mask], lam[mask]).sum()
         )
         self.recent_exp = self.recent_decay * self.recent_exp + float(lam[mask].sum())
-        self.baseline.learn(slot, y, lam, mask)
 
     def retire(self, regions: list[int]) -> None:
         """Drop the excess of ``regions`` from the recent windows (an alert on them ended:
@@ -573,7 +578,7 @@ class ZoneDetector:
                 lam = track.baseline.expected(slot)
                 _, hot = self._temporal(y, lam * track.zone_factor(), track.baseline.dispersions())
                 warm = self.windows_closed >= cfg.warmup_windows
-                track.learn(slot, y, lam, ~(hot & warm))
+                track.learn(slot, y, lam, ~(hot & warm), not warm)
             self.windows_closed += 1
 
     def window_counts(self, posts: Iterable[RelevantPost]) -> tuple[int, np.ndarray]:
@@ -682,7 +687,7 @@ class ZoneDetector:
             for o in track.open:
                 if o.opened_window_ms > oldest:
                     busy[o.regions] = True
-            track.learn(slot, y, base, ~busy)
+            track.learn(slot, y, base, ~busy, not warm)
         self.windows_closed += 1
         return alerts
 

@@ -19,8 +19,16 @@ of a zone, the blocks of the country, or one plain series) for the next window:
   their count winsorised at ``expected + winsor_z·√expected + 1``;
 * each series' count is negative binomial (variance ``μ + φ[i]μ²``) with
   ``φ[i] = 1 / (κ + counts seen)`` — the uncertainty of a young level, so a series with
-  little history is not judged by a guess — plus an over-dispersion estimated from the
-  learned residuals (unless fixed in the configuration).
+  little history is not judged by a guess — plus an over-dispersion (unless fixed in the
+  configuration) estimated from the learned counts (``dispersion_from``): of successive
+  windows, ``E[(y₂ - y₁)² - y₁ - y₂ - (μ₂ - μ₁)²] = φ·(μ₁² + μ₂²)`` whatever the level
+  estimate, so a level still settling (a cold start, a shift) does not pass for noise
+  (``"differences"``, the default); or of each window against its expectation,
+  ``E[(y - μ)² - y] = φ·μ²`` plus the expectation's error (``"residuals"``: a profile
+  still being learned widens the test, for a lone series with nothing else to lean on);
+* the first windows (``warming``) teach the levels their counts as they are: no level
+  exists yet to tell an outage from the normal, and a series whose rate is far from its
+  share of the pool would otherwise climb to it one winsorised step at a time.
 
 :class:`SeriesDetector` runs this model with an upper-tail test over one regular count
 series (tickets per hour, another tool's report counts): ``groundswell detect-series``.
@@ -45,6 +53,7 @@ MAX_DISPERSION = 5.0
 DISPERSION_PRIOR = 10.0  # in units of expected², pulls a young estimate towards Poisson
 MIN_STRENGTH = 1.0  # the least prior strength (counts) when the series are heterogeneous
 MIN_POOLED_COUNTS = 20.0  # counts needed before heterogeneity is estimated
+DISPERSION_FROM = ("differences", "residuals")
 SEASON_KINDS = ("week", "day", "weekday", "cycle", "none")
 
 
@@ -127,6 +136,7 @@ class BaselineConfig:
     season_half_life_windows: float = 8064.0
     winsor_z: float = 3.0
     dispersion: float | None = None
+    dispersion_from: str = "differences"
 
     def __post_init__(self) -> None:
         validate(
@@ -152,6 +162,12 @@ class BaselineConfig:
                     self.dispersion,
                     self.dispersion is None or 0 <= self.dispersion <= MAX_DISPERSION,
                     f"must be None (estimated) or in [0, {MAX_DISPERSION}]",
+                ),
+                (
+                    "dispersion_from",
+                    self.dispersion_from,
+                    self.dispersion_from in DISPERSION_FROM,
+                    f"must be one of {', '.join(DISPERSION_FROM)}",
                 ),
             ]
         )
@@ -260,6 +276,8 @@ class SeasonalBaseline:
         self.season_base = np.zeros(slots)
         self.disp_num = 0.0
         self.disp_den = 0.0
+        self.last = np.full(n, -1.0)  # each series' last learned count, -1 none
+        self.last_lam = np.zeros(n)
         self._cache: dict[str, Any] = {}  # derived numbers, cleared when anything is learned
         self._coarse = seasonality.coarse()
         self._decay = 0.5 ** (1.0 / config.half_life_windows)
@@ -377,25 +395,43 @@ class SeasonalBaseline:
         self.disp_num *= d
         self.disp_den *= d
 
-    def learn(self, slot: int, y: np.ndarray, lam: np.ndarray, mask: np.ndarray) -> None:
+    def learn(
+        self, slot: int, y: np.ndarray, lam: np.ndarray, mask: np.ndarray, warming: bool = False
+    ) -> None:
         """One window passes: the series in ``mask`` learn their (winsorised) counts;
-        ``lam`` is what :meth:`expected` gave for this window."""
+        ``lam`` is what :meth:`expected` gave for this window. A ``warming`` window (one
+        of the first, before any level is known) teaches the levels its counts as they
+        are, nothing to the dispersion."""
         factor = float(self.factors()[slot])
         base = float(self.levels()[mask].sum())
         self.decay()
+        before = self.last[mask]
+        before_lam = self.last_lam[mask]
+        self.last[:] = -1.0  # a series that does not learn this window breaks its pairs
         if not mask.any():
             return
         settled = self.level_obs.sum() >= MIN_POOLED_COUNTS  # before, residuals show the prior
-        yw = self.winsorise(np.asarray(y, dtype=float)[mask], lam[mask])
+        ym = np.asarray(y, dtype=float)[mask]
+        yw = ym if warming else self.winsorise(ym, lam[mask])
         self.level_obs[mask] += yw
         self.level_exp[mask] += factor
         # the profile takes the total winsorised once more, so that a rise in every series
         # (each within its own bounds) does not pass for the season of a new slot
         self.season_obs[slot] += min(float(yw.sum()), self.ceiling(float(lam[mask].sum())))
         self.season_base[slot] += base
-        if settled:
-            self.disp_num += float(((yw - lam[mask]) ** 2 - yw).sum())
-            self.disp_den += float((lam[mask] ** 2).sum())
+        if warming:
+            return
+        mu = lam[mask]
+        if self.config.dispersion_from == "residuals":
+            if settled:
+                self.disp_num += float(((yw - mu) ** 2 - yw).sum())
+                self.disp_den += float((mu**2).sum())
+            return
+        self.last[mask], self.last_lam[mask] = yw, mu
+        pair = before >= 0
+        y1, y2, m1, m2 = before[pair], yw[pair], before_lam[pair], mu[pair]
+        self.disp_num += float(((y2 - y1) ** 2 - y1 - y2 - (m2 - m1) ** 2).sum())
+        self.disp_den += float((m1**2 + m2**2).sum())
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -404,6 +440,7 @@ class SeasonalBaseline:
             "season_obs": self.season_obs.tolist(),
             "season_base": self.season_base.tolist(),
             "disp": [self.disp_num, self.disp_den],
+            "last": [self.last.tolist(), self.last_lam.tolist()],
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -418,6 +455,7 @@ class SeasonalBaseline:
         self.level_obs, self.level_exp = arrays["level_obs"], arrays["level_exp"]
         self.season_obs, self.season_base = season["season_obs"], season["season_base"]
         self.disp_num, self.disp_den = (float(v) for v in state["disp"])
+        self.last, self.last_lam = (np.asarray(v, dtype=float) for v in state["last"])
 
 
 # --- one plain series ------------------------------------------------------------------
@@ -438,7 +476,9 @@ class SeriesDetector:
 
     Each value is scored against the seasonal baseline before it is learned (an upper-tail
     test); a value alerts when ``p < alpha``, it is at least ``min_count`` and the first
-    ``warmup`` values are past. Alerting values are not learned.
+    ``warmup`` values are past. Alerting values are not learned. The dispersion comes from
+    the residuals unless ``baseline`` says otherwise: while the profile is young its
+    errors widen the test.
 
     >>> d = SeriesDetector(3_600_000, Seasonality("none"), warmup=5)
     >>> hour = 3_600_000
@@ -469,7 +509,9 @@ class SeriesDetector:
         self.alpha = alpha
         self.min_count = min_count
         self.warmup = warmup
-        self.baseline = SeasonalBaseline(baseline or BaselineConfig(), self.seasonality, [1.0])
+        self.baseline = SeasonalBaseline(
+            baseline or BaselineConfig(dispersion_from="residuals"), self.seasonality, [1.0]
+        )
         self.seen = 0
         self.last_ms: int | None = None
 

@@ -115,15 +115,39 @@ def test_young_series_are_uncertain_old_ones_are_not() -> None:
     assert np.all(young > 0.1) and np.all(b.dispersions() < 0.01)
 
 
-def test_overdispersion_is_estimated_for_overdispersed_counts_only() -> None:
+@pytest.mark.parametrize("source", ["differences", "residuals"])
+def test_overdispersion_is_estimated_for_overdispersed_counts_only(source: str) -> None:
     rng = np.random.default_rng(5)
-    poissonian = SeasonalBaseline(BaselineConfig(), Seasonality("none"), np.ones(20))
-    clumpy = SeasonalBaseline(BaselineConfig(), Seasonality("none"), np.ones(20))
+    config = BaselineConfig(dispersion_from=source)
+    poissonian = SeasonalBaseline(config, Seasonality("none"), np.ones(20))
+    clumpy = SeasonalBaseline(config, Seasonality("none"), np.ones(20))
     for _ in range(400):
         poissonian.learn(0, rng.poisson(4.0, 20), poissonian.expected(0), np.ones(20, bool))
         y = rng.poisson(4.0 * rng.gamma(2.0, 0.5, 20))  # variance 4 + 0.5 * 16
         clumpy.learn(0, y, clumpy.expected(0), np.ones(20, bool))
     assert poissonian.overdispersion() < 0.05 < 0.2 < clumpy.overdispersion()
+
+
+def test_a_cold_start_far_from_the_shares_settles_without_passing_for_noise() -> None:
+    """One series runs at twelve times its share: the warming windows teach every level
+    its rate, and neither that nor a later lasting shift makes the counts look clumpy."""
+    rng = np.random.default_rng(11)
+    rates = np.array([60.0, 5.0, 5.0, 5.0])
+    b = SeasonalBaseline(BaselineConfig(), Seasonality("none"), np.ones(4))
+    for t in range(200):
+        if t == 100:
+            rates[1] = 15.0  # a lasting change of level in one series
+        b.learn(0, rng.poisson(rates), b.expected(0), np.ones(4, bool), warming=t < 3)
+        if t == 3:
+            assert b.expected(0)[0] == pytest.approx(60.0, rel=0.15)
+            assert np.all(b.expected(0)[1:] < 10)
+    assert b.overdispersion() < 0.01
+    residuals = SeasonalBaseline(
+        BaselineConfig(dispersion_from="residuals"), Seasonality("none"), np.ones(4)
+    )
+    for _ in range(20):  # without warming windows the levels climb one ceiling at a time
+        residuals.learn(0, rng.poisson(rates), residuals.expected(0), np.ones(4, bool))
+    assert residuals.expected(0)[0] < 40 and residuals.overdispersion() > 0.1
 
 
 def test_baseline_state_round_trips() -> None:
