@@ -10,7 +10,10 @@ window's end the window is closed:
    ``expected = level(region) × season(hour of week)``, levels shrunk towards the zone
    rate split by region weight (population), the zone rate towards ``prior_rate``; a
    week-long profile shrunk towards hour of day; windows that alerted are not learned and
-   the rest are winsorised; warm start from history with :meth:`ZoneDetector.warm_start`.
+   the rest are winsorised, except in the ``warmup_windows`` first ones (history
+   included), where a region's first count is its first level and nothing teaches the
+   dispersion (see :mod:`models.series`); warm start from history with
+   :meth:`ZoneDetector.warm_start`.
    Expectations are raised (never lowered) by how far the zone's other regions ran above
    their baseline over the last ``recent_half_life_windows``: a drift of the whole zone
    that the profile has not learned yet (the first mornings after a cold start) is not a

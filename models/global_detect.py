@@ -210,7 +210,7 @@ class GlobalDetector:
         if self.open is None and not significant:
             block_p = upper_tail(y, lam, self.baseline.dispersions()) * len(self.block_ids)
             hot = (block_p < cfg.alpha) & (y >= cfg.min_authors)
-            self.baseline.learn(slot, y, lam, ~hot)
+            self.baseline.learn(slot, y, lam, ~(hot & warm), not warm)
             num, den = self.total_disp
             decay = 0.5 ** (1 / cfg.baseline.half_life_windows)
             # from the whole total (the trimmed one is biased low by its selection), and

@@ -20,15 +20,20 @@ of a zone, the blocks of the country, or one plain series) for the next window:
 * each series' count is negative binomial (variance ``μ + φ[i]μ²``) with
   ``φ[i] = 1 / (κ + counts seen)`` — the uncertainty of a young level, so a series with
   little history is not judged by a guess — plus an over-dispersion (unless fixed in the
-  configuration) estimated from the learned counts (``dispersion_from``): of successive
-  windows, ``E[(y₂ - y₁)² - y₁ - y₂ - (μ₂ - μ₁)²] = φ·(μ₁² + μ₂²)`` whatever the level
-  estimate, so a level still settling (a cold start, a shift) does not pass for noise
-  (``"differences"``, the default); or of each window against its expectation,
-  ``E[(y - μ)² - y] = φ·μ²`` plus the expectation's error (``"residuals"``: a profile
-  still being learned widens the test, for a lone series with nothing else to lean on);
-* the first windows (``warming``) teach the levels their counts as they are: no level
-  exists yet to tell an outage from the normal, and a series whose rate is far from its
-  share of the pool would otherwise climb to it one winsorised step at a time.
+  configuration) estimated from the learned (winsorised, so somewhat low) counts, as
+  ``dispersion_from`` says: ``"differences"`` (the default) pairs each series' successive
+  windows, ``Σ[(y₂ - y₁)² - y₁ - y₂ - (μ₂ - μ₁)²] / Σ(μ₁² + μ₂²)``, as
+  ``E[(y₂ - y₁)² - y₁ - y₂] = φ·(μ₁² + μ₂²) + (μ₂ - μ₁)²``: a level still settling (a
+  cold start, a shift) does not pass for noise, as the level estimate enters only the
+  scale (a level too high for a while, as after an outage learned in the warm-up, lowers
+  the estimate by as much); ``"residuals"`` compares each window with its expectation,
+  ``Σ[(y - μ)² - y] / Σ μ²``, so the expectation's own error counts as noise too (a
+  profile still being learned widens the test: for a lone series with nothing else to
+  lean on);
+* the caller marks the first windows (``warming``, while the levels settle): a series'
+  first count is learned as it is (not winsorised against the prior's guess, from which a
+  series far from its share would climb one ceiling at a time), and they teach nothing
+  of the dispersion.
 
 :class:`SeriesDetector` runs this model with an upper-tail test over one regular count
 series (tickets per hour, another tool's report counts): ``groundswell detect-series``.
@@ -127,6 +132,10 @@ class BaselineConfig:
     Traceback (most recent call last):
     ...
     models.errors.ConfigError: winsor_z=0: must be > 0
+    >>> BaselineConfig(dispersion_from="moments")
+    Traceback (most recent call last):
+    ...
+    models.errors.ConfigError: dispersion_from='moments': must be one of differences, residuals
     """
 
     prior_rate: float = 0.1
@@ -360,7 +369,7 @@ class SeasonalBaseline:
 
     def overdispersion(self) -> float:
         """Over-dispersion (0 = Poisson) shared by the series: fixed, or estimated from the
-        learned residuals."""
+        learned counts (``dispersion_from``)."""
         if self.config.dispersion is not None:
             return self.config.dispersion
         return min(MAX_DISPERSION, max(0.0, self.disp_num) / (self.disp_den + DISPERSION_PRIOR))
@@ -388,6 +397,8 @@ class SeasonalBaseline:
         """Let ``windows`` windows pass without learning (a gap in the data)."""
         d, ds = self._decay**windows, self._season_decay**windows
         self._cache.clear()
+        if windows > 0:
+            self.last[:] = -1.0  # no pair of successive windows spans a gap
         self.level_obs *= d
         self.level_exp *= d
         self.season_obs *= ds
@@ -399,20 +410,21 @@ class SeasonalBaseline:
         self, slot: int, y: np.ndarray, lam: np.ndarray, mask: np.ndarray, warming: bool = False
     ) -> None:
         """One window passes: the series in ``mask`` learn their (winsorised) counts;
-        ``lam`` is what :meth:`expected` gave for this window. A ``warming`` window (one
-        of the first, before any level is known) teaches the levels its counts as they
-        are, nothing to the dispersion."""
+        ``lam`` is what :meth:`expected` gave for this window. In a ``warming`` window (one
+        of the first, while the levels settle) a series' first count is learned as it is,
+        and nothing goes to the dispersion."""
         factor = float(self.factors()[slot])
         base = float(self.levels()[mask].sum())
-        self.decay()
-        before = self.last[mask]
-        before_lam = self.last_lam[mask]
-        self.last[:] = -1.0  # a series that does not learn this window breaks its pairs
+        before, before_lam = self.last[mask], self.last_lam[mask]
+        self.decay()  # a series that does not learn this window breaks its pairs
         if not mask.any():
             return
         settled = self.level_obs.sum() >= MIN_POOLED_COUNTS  # before, residuals show the prior
         ym = np.asarray(y, dtype=float)[mask]
-        yw = ym if warming else self.winsorise(ym, lam[mask])
+        yw = self.winsorise(ym, lam[mask])
+        if warming:  # a series' first window is its first level, not a deviation from a guess
+            first = self.level_exp[mask] == 0
+            yw[first] = ym[first]
         self.level_obs[mask] += yw
         self.level_exp[mask] += factor
         # the profile takes the total winsorised once more, so that a rise in every series
@@ -455,7 +467,10 @@ class SeasonalBaseline:
         self.level_obs, self.level_exp = arrays["level_obs"], arrays["level_exp"]
         self.season_obs, self.season_base = season["season_obs"], season["season_base"]
         self.disp_num, self.disp_den = (float(v) for v in state["disp"])
-        self.last, self.last_lam = (np.asarray(v, dtype=float) for v in state["last"])
+        last = state.get("last") or [[-1.0] * self.n, [0.0] * self.n]  # saved before pairs
+        self.last, self.last_lam = (np.asarray(v, dtype=float) for v in last)
+        if self.last.shape != (self.n,) or self.last_lam.shape != (self.n,):
+            raise ValueError("saved baseline has other series")
 
 
 # --- one plain series ------------------------------------------------------------------
@@ -476,9 +491,9 @@ class SeriesDetector:
 
     Each value is scored against the seasonal baseline before it is learned (an upper-tail
     test); a value alerts when ``p < alpha``, it is at least ``min_count`` and the first
-    ``warmup`` values are past. Alerting values are not learned. The dispersion comes from
-    the residuals unless ``baseline`` says otherwise: while the profile is young its
-    errors widen the test.
+    ``warmup`` values are past. Alerting values are not learned. Without a ``baseline``
+    configuration the dispersion comes from the residuals (``dispersion_from``): while the
+    profile is young its errors widen the test; a given ``baseline`` says its own.
 
     >>> d = SeriesDetector(3_600_000, Seasonality("none"), warmup=5)
     >>> hour = 3_600_000

@@ -106,7 +106,8 @@ def test_no_alert_without_burst_and_none_in_warmup() -> None:
     quiet = _config(alpha=1e-4)  # 150 windows x 2 tests: about 3 % chance of a false alert
     for seed in (2, 3, 4, 5):
         assert _run(_detector(quiet), _stream(seed, burst_at=None), 180) == []
-    assert _run(_detector(quiet), _stream(3, burst_at=5), 30) == []
+    for seed in (2, 3, 4, 5):  # a burst in the warm-up (30 windows) is learned, not alerted
+        assert _run(_detector(quiet), _stream(seed, burst_at=5), 30) == []
 
 
 @pytest.mark.parametrize("cut", [50, 121, 125, 140])

@@ -156,8 +156,36 @@ def test_baseline_state_round_trips() -> None:
     c = SeasonalBaseline(BaselineConfig(), Seasonality("week"), [1, 2, 3])
     c.load_state(b.to_state())
     assert np.array_equal(b.expected(40), c.expected(40))
+    assert np.array_equal(b.last, c.last) and np.array_equal(b.last_lam, c.last_lam)
     with pytest.raises(ValueError):
         SeasonalBaseline(BaselineConfig(), Seasonality("day"), [1, 2, 3]).load_state(b.to_state())
+    older = {k: v for k, v in b.to_state().items() if k != "last"}  # saved before the pairs
+    c.load_state(older)
+    assert np.array_equal(b.expected(40), c.expected(40)) and np.all(c.last == -1)
+    with pytest.raises(ValueError):
+        c.load_state({**b.to_state(), "last": [[1.0], [1.0]]})
+
+
+def test_pairs_are_successive_learned_windows_only() -> None:
+    """No pair spans a gap, a masked window or a warming one, and warming windows add
+    nothing to the dispersion."""
+
+    def sums(*steps: str) -> tuple[float, float]:
+        b = SeasonalBaseline(BaselineConfig(), Seasonality("none"), np.ones(2))
+        y = {"a": np.array([2.0, 9.0]), "b": np.array([8.0, 1.0])}
+        for i, step in enumerate(steps):
+            if step == "gap":
+                b.decay(3)
+            elif step == "masked":
+                b.learn(0, y["a"], b.expected(0), np.zeros(2, bool))
+            else:
+                b.learn(0, y["ab"[i % 2]], b.expected(0), np.ones(2, bool), step == "warm")
+        return b.disp_num, b.disp_den
+
+    assert sums("warm", "warm", "warm") == (0.0, 0.0)
+    assert sums("warm", "learn", "learn")[1] > 0
+    for breaks in ("gap", "masked"):
+        assert sums("warm", "learn", breaks, "learn") == (0.0, 0.0)
 
 
 def test_series_detector_flags_the_spike_and_not_the_daily_cycle() -> None:

@@ -14,6 +14,7 @@ def test_planted_outages_alert_on_the_soaks_busy_background() -> None:
     events, region, posts = offline(Settings(), plan, complaints=True)
     assert posts > 30 * 60 * 50 * 0.9
     assert outages_alerted(plan, region, events) == [60.0, 60.0, 60.0]
+    assert {region} == {r for _, a in events for r in a.region_ids}  # nothing nationwide
 
 
 def test_planted_outages_alert_on_a_quiet_background() -> None:
