@@ -420,8 +420,8 @@ class SeasonalBaseline:
         if not mask.any():
             return
         settled = self.level_obs.sum() >= MIN_POOLED_COUNTS  # before, residuals show the prior
-        ym = np.asarray(y, dtype=float)[mask]
-        yw = self.winsorise(ym, lam[mask])
+        ym, mu = np.asarray(y, dtype=float)[mask], lam[mask]
+        yw = self.winsorise(ym, mu)
         if warming:  # a series' first window is its first level, not a deviation from a guess
             first = self.level_exp[mask] == 0
             yw[first] = ym[first]
@@ -429,11 +429,10 @@ class SeasonalBaseline:
         self.level_exp[mask] += factor
         # the profile takes the total winsorised once more, so that a rise in every series
         # (each within its own bounds) does not pass for the season of a new slot
-        self.season_obs[slot] += min(float(yw.sum()), self.ceiling(float(lam[mask].sum())))
+        self.season_obs[slot] += min(float(yw.sum()), self.ceiling(float(mu.sum())))
         self.season_base[slot] += base
         if warming:
             return
-        mu = lam[mask]
         if self.config.dispersion_from == "residuals":
             if settled:
                 self.disp_num += float(((yw - mu) ** 2 - yw).sum())

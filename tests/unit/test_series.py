@@ -129,8 +129,8 @@ def test_overdispersion_is_estimated_for_overdispersed_counts_only(source: str) 
 
 
 def test_a_cold_start_far_from_the_shares_settles_without_passing_for_noise() -> None:
-    """One series runs at twelve times its share: the warming windows teach every level
-    its rate, and neither that nor a later lasting shift makes the counts look clumpy."""
+    """One series runs at twelve times its share: its first (warming) window sets its
+    level, and neither that nor a later lasting shift makes the counts look clumpy."""
     rng = np.random.default_rng(11)
     rates = np.array([60.0, 5.0, 5.0, 5.0])
     b = SeasonalBaseline(BaselineConfig(), Seasonality("none"), np.ones(4))

@@ -18,8 +18,8 @@ def test_planted_outages_alert_on_the_soaks_busy_background() -> None:
 
 
 def test_planted_outages_alert_on_a_quiet_background() -> None:
-    """With no complaint before it, the first outage is the zone's first data: its
-    windows are the warm-up, learned as the normal; the later ones alert."""
+    """With no complaint before it, the first outage is the zone's first data: it falls in
+    the warm-up and its first window becomes the region's level; the later ones alert."""
     plan = soak_plan(rate=20, minutes=30)
     events, region, _ = offline(Settings(), plan, complaints=False)
     delays = outages_alerted(plan, region, events)
