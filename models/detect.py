@@ -36,7 +36,10 @@ window's end the window is closed:
    joins it (the earliest such alert), otherwise it opens a new one. An alert is
    *updated* when its regions grow or its severity rises, and *resolved* after
    ``resolve_windows`` windows in a row in which its regions together are not even
-   nominally elevated (``p >= alpha``).
+   nominally elevated (``p >= alpha``). The windows of open alerts are not learned,
+   except in a region that has been in alerts most of the last ``max_alert_windows``
+   windows (:class:`AlertShare`): that is a lasting change of level, which its baseline
+   then learns fast, so that the alert resolves rather than staying open for good.
 
 Every event carries the evidence that triggered it (the strongest detection of its
 group): observed and expected distinct authors over its regions and windows, the
@@ -78,6 +81,7 @@ GeometryFn = Callable[[Sequence[str]], Mapping[str, Any] | None]
 WEEK = Seasonality("week")
 DEFAULT_CATEGORY = "mobile_data"
 RECENT_STRENGTH = 5.0  # pseudo-counts damping the zone's recent level
+LASTING_SHARE = 1.0 - 1.0 / np.e  # a region this much in alerts lately learns again
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,11 @@ class DetectorConfig:
     each ``"cat,cat"``; exactly one is ``"*"``: every category not named elsewhere.
     Severity: *critical* when observed / expected >= ``critical_ratio`` and the excess
     >= ``critical_excess`` or the regions >= ``critical_regions``; *major* likewise;
-    else *minor*. An alert open longer than ``max_alert_windows`` lets its regions learn
-    again (a lasting change of level is not an outage forever).
+    else *minor*. A region that has spent most of the last ``max_alert_windows``
+    windows in open alerts learns again, elevated or not (a lasting change of level is
+    not an outage forever): the share is an exponential average over that many windows,
+    which a continuous alert lifts past ``1 - 1/e`` after ``max_alert_windows`` windows
+    and an alert that resolves and opens again lowers only a little.
 
     >>> DetectorConfig(window_ms=60_000).window_ms
     60000
@@ -357,6 +364,44 @@ def _author_key(author_hash: str) -> int:
     return zlib.crc32(author_hash.encode())
 
 
+class AlertShare:
+    """Each series' recent share of windows spent in open alerts: an exponential average
+    over ``windows`` windows. A series past :data:`LASTING_SHARE` (most of those windows
+    in alerts; a continuous alert gets there after ``windows`` windows, and one that
+    resolves and opens again loses little) has changed level for good, not had an outage.
+
+    >>> a = AlertShare(2, windows=10)
+    >>> for _ in range(10):
+    ...     a.count(np.array([True, False]))
+    >>> a.lasting().tolist(), round(float(a.share[0]), 3)
+    ([True, False], 0.651)
+    """
+
+    def __init__(self, n: int, windows: int) -> None:
+        self.decay = 1.0 - 1.0 / windows
+        self.share = np.zeros(n)
+
+    def count(self, inside: np.ndarray) -> None:
+        """One window passes; ``inside`` marks the series in an open alert."""
+        self.share = self.decay * self.share + (1.0 - self.decay) * inside
+
+    def lasting(self) -> np.ndarray:
+        """The series whose raised level has lasted (learned again, fast)."""
+        lasting: np.ndarray = self.share >= LASTING_SHARE
+        return lasting
+
+    def to_state(self) -> list[float]:
+        return [float(v) for v in self.share]
+
+    def load_state(self, saved: Sequence[float] | None) -> None:
+        """Take :meth:`to_state`'s list; None (a state saved before shares were kept)
+        starts from none."""
+        share = np.zeros(self.share.size) if saved is None else np.asarray(saved, dtype=float)
+        if share.shape != self.share.shape:
+            raise ValueError("saved alert shares are for other series")
+        self.share = share
+
+
 class _Track:
     """Baseline, recent windows and open alerts of one category group.
 
@@ -366,13 +411,16 @@ class _Track:
     an author once however many of its windows they posted in.
     """
 
-    def __init__(self, baseline: SeasonalBaseline, depth: int, recent_half_life: float) -> None:
+    def __init__(
+        self, baseline: SeasonalBaseline, depth: int, recent_half_life: float, alert_windows: int
+    ) -> None:
         self.baseline = baseline
         self.depth = depth
         self.recent_decay = 0.5 ** (1 / recent_half_life) if recent_half_life > 0 else 0.0
         self.recent_obs = 0.0  # discounted zone count of the last windows (learned regions)
         self.recent_exp = 0.0  # ... and what the baseline expected of them
         n = baseline.n
+        self.alerting = AlertShare(n, alert_windows)
         self.ring_y = np.zeros((0, n), dtype=np.int64)
         self.ring_mu = np.zeros((0, n))
         self.ring_first = np.zeros((0, n), dtype=np.int64)  # ms into the window, -1 none
@@ -406,12 +454,19 @@ class _Track:
         return max(1.0, (self.recent_obs + k) / (self.recent_exp + k))
 
     def learn(
-        self, slot: int, y: np.ndarray, lam: np.ndarray, mask: np.ndarray, warming: bool
+        self,
+        slot: int,
+        y: np.ndarray,
+        lam: np.ndarray,
+        mask: np.ndarray,
+        warming: bool,
+        shifted: np.ndarray | None = None,
     ) -> None:
         """The baseline and the zone's recent level learn one window (``mask``: regions
         that may learn, ``lam``: the baseline's own expectation; a ``warming`` window
-        teaches only the baseline)."""
-        self.baseline.learn(slot, y, lam, mask, warming)
+        teaches only the baseline; ``shifted``: regions learning a lasting change of
+        level, :meth:`SeasonalBaseline.learn`)."""
+        self.baseline.learn(slot, y, lam, mask, warming, shifted)
         if warming:
             return
         self.recent_obs = self.recent_decay * self.recent_obs + float(
@@ -436,6 +491,7 @@ class _Track:
                 {str(r): k for r, k in sorted(row.items())} for row in self.ring_authors
             ],
             "open": [asdict(o) for o in self.open],
+            "alerting": self.alerting.to_state(),
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -451,6 +507,7 @@ class _Track:
             for row in state["ring_authors"]
         ]
         self.open = [_Open(**o) for o in state["open"]]
+        self.alerting.load_state(state.get("alerting"))
 
 
 def _hash_int(text: str) -> int:
@@ -527,7 +584,10 @@ class ZoneDetector:
         depth = config.scan_windows if self._scan is not None else 1
         self.tracks = [
             _Track(
-                SeasonalBaseline(config.baseline, WEEK, w), depth, config.recent_half_life_windows
+                SeasonalBaseline(config.baseline, WEEK, w),
+                depth,
+                config.recent_half_life_windows,
+                config.max_alert_windows,
             )
             for _ in config.category_groups
         ]
@@ -684,13 +744,13 @@ class ZoneDetector:
             found = self._detect(track, g, window_ms, y) if warm and n else []
             alerts += self._lifecycle(track, g, window_ms, found, y, cells)
             busy = np.zeros(n, dtype=bool)
+            for o in track.open:
+                busy[o.regions] = True
+            track.alerting.count(busy)
             for e in found:
                 busy[list(e.regions)] = True
-            oldest = window_ms - cfg.max_alert_windows * cfg.window_ms
-            for o in track.open:
-                if o.opened_window_ms > oldest:
-                    busy[o.regions] = True
-            track.learn(slot, y, base, ~busy, not warm)
+            lasting = track.alerting.lasting()
+            track.learn(slot, y, base, ~busy | lasting, not warm, lasting)
         self.windows_closed += 1
         return alerts
 

@@ -12,7 +12,9 @@ may.
 
 * Baseline: one :class:`~models.series.SeasonalBaseline` over the blocks (hour-of-week
   profile, block levels shrunk towards the total split by weight), learning from windows
-  without a global alert, blocks that are significant on their own left out.
+  without a global alert, blocks that are significant on their own left out; once the
+  alert has been open most of the last ``max_alert_windows`` windows
+  (:class:`~models.detect.AlertShare`), from every window, as a lasting change of level.
 * Test: negative-binomial upper tail of the trimmed total, its dispersion the larger of
   the blocks' (level uncertainty and over-dispersion) and the total's own, estimated from
   past windows after the warm-up (national totals vary together more than independent
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from models.detect import WEEK, Cell, DetectorConfig, GeometryFn, WindowClock
+from models.detect import WEEK, AlertShare, Cell, DetectorConfig, GeometryFn, WindowClock
 from models.errors import ConfigError
 from models.records import SEVERITIES, Alert, RelevantPost
 from models.series import (
@@ -127,6 +129,7 @@ class GlobalDetector:
         self.pending: dict[int, dict[int, Cell]] = {}
         self.total_disp = [0.0, 0.0]  # discounted Σ((Y - M)² - Y) and Σ M² of the total
         self.open: _Open | None = None
+        self.alerting = AlertShare(1, config.max_alert_windows)
 
     # --- input --------------------------------------------------------------------------
 
@@ -207,7 +210,11 @@ class GlobalDetector:
             if alerting
             else []
         )
-        if self.open is None and not significant:
+        self.alerting.count(np.array([self.open is not None]))
+        if self.alerting.lasting()[0]:  # a lasting change of the total: learn it, fast
+            every = np.ones(len(self.block_ids), dtype=bool)
+            self.baseline.learn(slot, y, lam, every, not warm, every)
+        elif self.open is None and not significant:
             block_p = upper_tail(y, lam, self.baseline.dispersions()) * len(self.block_ids)
             hot = (block_p < cfg.alpha) & (y >= cfg.min_authors)
             self.baseline.learn(slot, y, lam, ~(hot & warm), not warm)
@@ -322,6 +329,7 @@ class GlobalDetector:
             "baseline": self.baseline.to_state(),
             "total_disp": list(self.total_disp),
             "open": None if self.open is None else asdict(self.open),
+            "alerting": self.alerting.to_state(),
         }
 
     @classmethod
@@ -348,4 +356,5 @@ class GlobalDetector:
         d.baseline.load_state(state["baseline"])
         d.total_disp = [float(v) for v in state["total_disp"]]
         d.open = None if state["open"] is None else _Open(**state["open"])
+        d.alerting.load_state(state.get("alerting"))
         return d

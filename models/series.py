@@ -146,6 +146,7 @@ class BaselineConfig:
     winsor_z: float = 3.0
     dispersion: float | None = None
     dispersion_from: str = "differences"
+    shift_half_life_windows: float = 12.0
 
     def __post_init__(self) -> None:
         validate(
@@ -166,6 +167,12 @@ class BaselineConfig:
                     "must be > 0",
                 ),
                 ("winsor_z", self.winsor_z, self.winsor_z > 0, "must be > 0"),
+                (
+                    "shift_half_life_windows",
+                    self.shift_half_life_windows,
+                    self.shift_half_life_windows > 0,
+                    "must be > 0",
+                ),
                 (
                     "dispersion",
                     self.dispersion,
@@ -291,6 +298,7 @@ class SeasonalBaseline:
         self._coarse = seasonality.coarse()
         self._decay = 0.5 ** (1.0 / config.half_life_windows)
         self._season_decay = 0.5 ** (1.0 / config.season_half_life_windows)
+        self._shift_decay = 0.5 ** (1.0 / config.shift_half_life_windows)
 
     @property
     def n(self) -> int:
@@ -407,14 +415,27 @@ class SeasonalBaseline:
         self.disp_den *= d
 
     def learn(
-        self, slot: int, y: np.ndarray, lam: np.ndarray, mask: np.ndarray, warming: bool = False
+        self,
+        slot: int,
+        y: np.ndarray,
+        lam: np.ndarray,
+        mask: np.ndarray,
+        warming: bool = False,
+        shifted: np.ndarray | None = None,
     ) -> None:
         """One window passes: the series in ``mask`` learn their (winsorised) counts;
         ``lam`` is what :meth:`expected` gave for this window. In a ``warming`` window (one
         of the first, while the levels settle) a series' first count is learned as it is,
-        and nothing goes to the dispersion."""
+        and nothing goes to the dispersion. The series in ``shifted`` (a lasting change of
+        level) learn their counts as they are and forget their past level: it weighs no
+        more than the windows of a memory with ``shift_half_life_windows`` would, and
+        halves with each of them, so that the level is the new one within a few of
+        those half-lives instead of the weeks of ``half_life_windows``; they teach the
+        seasonal profile nothing."""
         factor = float(self.factors()[slot])
-        base = float(self.levels()[mask].sum())
+        # a lasting change of one series is that series' level, not the season's
+        seasonal = mask if shifted is None else mask & ~shifted
+        base = float(self.levels()[seasonal].sum())
         before, before_lam = self.last[mask], self.last_lam[mask]
         self.decay()  # a series that does not learn this window breaks its pairs
         if not mask.any():
@@ -425,12 +446,25 @@ class SeasonalBaseline:
         if warming:  # a series' first window is its first level, not a deviation from a guess
             first = self.level_exp[mask] == 0
             yw[first] = ym[first]
+        if shifted is not None and shifted.any():
+            fast = shifted & mask
+            # the past weighs at most what a memory of that half-life holds, and halves
+            memory = 1.0 / (1.0 - self._shift_decay)
+            keep = self._shift_decay * np.minimum(
+                1.0, memory / np.maximum(self.level_exp[fast], 1e-12)
+            )
+            self.level_obs[fast] *= keep
+            self.level_exp[fast] *= keep
+            yw[fast[mask]] = ym[fast[mask]]
         self.level_obs[mask] += yw
         self.level_exp[mask] += factor
         # the profile takes the total winsorised once more, so that a rise in every series
         # (each within its own bounds) does not pass for the season of a new slot
-        self.season_obs[slot] += min(float(yw.sum()), self.ceiling(float(mu.sum())))
-        self.season_base[slot] += base
+        keep = seasonal[mask]
+        if keep.any():
+            total = min(float(yw[keep].sum()), self.ceiling(float(mu[keep].sum())))
+            self.season_obs[slot] += total
+            self.season_base[slot] += base
         if warming:
             return
         if self.config.dispersion_from == "residuals":

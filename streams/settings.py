@@ -65,6 +65,7 @@ class Settings:
     min_authors: int = 3
     warmup_windows: int = 12
     resolve_windows: int = 3
+    lasting_change_s: int = 86_400
     author_key: str = field(default="groundswell", repr=False)
     log_level: str = "info"
     commit_interval_s: float = 2.8
@@ -94,6 +95,12 @@ class Settings:
             )
         if self.lateness_s < 0:
             raise ConfigError(env_name("lateness_s"), self.lateness_s, "must be >= 0")
+        if self.lasting_change_s < self.window_s:
+            raise ConfigError(
+                env_name("lasting_change_s"),
+                self.lasting_change_s,
+                f"must be >= {env_name('window_s')} ({self.window_s})",
+            )
         if ":" not in self.bootstrap:
             raise ConfigError(env_name("bootstrap"), self.bootstrap, "must be HOST:PORT[,...]")
         self._check_geo()
@@ -214,6 +221,7 @@ class Settings:
             min_authors=self.min_authors,
             warmup_windows=self.warmup_windows,
             resolve_windows=self.resolve_windows,
+            max_alert_windows=self.lasting_change_s // self.window_s,
             n_regions_tested=max(1, n_regions),
         )
 

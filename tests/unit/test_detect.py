@@ -7,7 +7,7 @@ import numpy as np
 import orjson
 import pytest
 
-from models.detect import DetectorConfig, WindowClock, ZoneDetector
+from models.detect import WEEK, DetectorConfig, WindowClock, ZoneDetector
 from models.errors import ConfigError
 from models.records import Alert, RelevantPost
 
@@ -348,3 +348,38 @@ def test_the_category_follows_the_majority_of_the_alert_so_far() -> None:
     alerts = _run(_detector(), posts, 150)
     assert len({a.alert_id for a in alerts}) == 1
     assert alerts[0].category == "voice" and alerts[-1].category == "mobile_data"
+
+
+def test_a_lasting_change_of_level_ends_its_alert() -> None:
+    # r2 goes from ~0.3 to 15 authors a minute for good at minute 120
+    posts = _background(1, 520) + _burst("r2", 120, 400, 15)
+    forever = _run(_detector(_config(max_alert_windows=10**6)), posts, 520)
+    assert [a.status for a in forever] == ["opened", "updated"]  # open to the end
+    alerts = _run(_detector(_config(max_alert_windows=60)), posts, 520)
+    assert [a.status for a in alerts] == ["opened", "updated", "resolved"]
+    resolved = alerts[-1]
+    # 60 windows in the alert make the change lasting; a few shift half-lives (12
+    # windows) later the new level is learned
+    assert T0 + 180 * W < resolved.detected_at_ms <= T0 + 260 * W
+    d = _detector(_config(max_alert_windows=60))
+    _run(d, posts, 520)
+    expected = d.tracks[0].baseline.expected(WEEK.slot(T0 + 519 * W, W))
+    assert 12 < expected[2] < 18  # r2's level is its new one
+    assert float(np.delete(expected, 2).max()) < 1  # the others' is theirs
+    assert not d.tracks[0].alerting.lasting().any()  # ... and the change is over
+
+
+def test_an_older_state_without_alert_shares_loads() -> None:
+    d = _detector(_config(max_alert_windows=60))
+    _run(d, _background(1, 200) + _burst("r2", 120, 80, 15), 200)
+    assert d.tracks[0].alerting.share[2] > 0.5
+    state = orjson.loads(orjson.dumps(d.to_state()))
+    for track in state["tracks"]:
+        del track["alerting"]
+    again = ZoneDetector.from_state(
+        _config(max_alert_windows=60), REGIONS, state, centroids=CENTROIDS, neighbours=NEIGHBOURS
+    )
+    assert not again.tracks[0].alerting.share.any()
+    state["tracks"][0]["alerting"] = [0.0]
+    with pytest.raises(ValueError, match="alert shares"):
+        ZoneDetector.from_state(_config(), REGIONS, state)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import orjson
 import pytest
@@ -137,3 +139,18 @@ def test_bad_settings_are_named() -> None:
         GlobalDetector(CONFIG, [])
     with pytest.raises(ValueError, match="other blocks"):
         GlobalDetector.from_state(CONFIG, REGIONS, _detector().to_state())
+
+
+def test_a_lasting_rise_everywhere_ends_its_alert() -> None:
+    config = DetectorConfig(window_ms=W, warmup_windows=24, alpha=0.001, max_alert_windows=40)
+    rise = {w: np.full(len(REGIONS), 3) for w in range(100, 400)}  # +3 authors, for good
+    never = GlobalDetector(replace(config, max_alert_windows=10**6), REGIONS, blocks=BLOCKS)
+    assert [a.status for a in _run(never, 400, rise)] == ["opened"]  # open to the end
+    lasting = GlobalDetector(config, REGIONS, blocks=BLOCKS)
+    alerts = _run(lasting, 400, rise)
+    assert [a.status for a in alerts][:2] == ["opened", "resolved"]
+    assert T0 + 140 * W < alerts[1].detected_at_ms <= T0 + 260 * W
+    assert lasting.open is None
+    state = lasting.to_state()
+    del state["alerting"]  # a state saved before the share was kept
+    assert GlobalDetector.from_state(config, REGIONS, state, blocks=BLOCKS).alerting.share == [0]

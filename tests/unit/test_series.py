@@ -107,6 +107,25 @@ def test_masked_and_winsorised_counts_do_not_inflate_the_baseline() -> None:
     assert b.expected(0)[0] < 1.3
 
 
+def test_a_shifted_series_takes_its_new_level_fast_and_leaves_the_season() -> None:
+    daily = Seasonality("day")
+    b = SeasonalBaseline(BaselineConfig(dispersion=0.0), daily, [1.0, 1.0])
+    every = np.ones(2, dtype=bool)
+    for w in range(24 * 60):  # two months of hourly windows at 3 and 3
+        b.learn(w % 24, np.array([3, 3]), b.expected(w % 24), every)
+    season = b.factors().copy()
+    slow = SeasonalBaseline(BaselineConfig(dispersion=0.0), daily, [1.0, 1.0])
+    slow.load_state(b.to_state())
+    shifted = np.array([True, False])
+    for w in range(3 * 12):  # three shift half-lives at 30 in the first series
+        slot = w % 24
+        b.learn(slot, np.array([30, 3]), b.expected(slot), every, shifted=shifted)
+        slow.learn(slot, np.array([30, 3]), slow.expected(slot), every)
+    assert 25 < b.expected(0)[0] <= 30 and slow.expected(0)[0] < 10
+    assert np.allclose(b.factors(), season, atol=0.02)  # the profile is still flat
+    assert abs(b.expected(0)[1] - 3) < 0.2
+
+
 def test_young_series_are_uncertain_old_ones_are_not() -> None:
     b = SeasonalBaseline(BaselineConfig(dispersion=0.0), Seasonality("none"), [1.0, 1.0])
     young = b.dispersions().copy()

@@ -13,6 +13,7 @@ def test_defaults_and_env() -> None:
     assert s.partitions == 8
     assert s.topic("alerts") == "t.alerts"
     assert s.detector_config(300).n_regions_tested == 300
+    assert s.detector_config(1).max_alert_windows == 288  # a day of 5-minute windows
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,7 @@ def test_defaults_and_env() -> None:
         ({"GROUNDSWELL_ALPHA": "1.5"}, "GROUNDSWELL_ALPHA"),
         ({"GROUNDSWELL_MIN_AUTHORS": "0"}, "GROUNDSWELL_MIN_AUTHORS"),
         ({"GROUNDSWELL_LATENESS_S": "-1"}, "GROUNDSWELL_LATENESS_S"),
+        ({"GROUNDSWELL_LASTING_CHANGE_S": "60"}, "GROUNDSWELL_LASTING_CHANGE_S"),
         ({"GROUNDSWELL_BOOTSTRAP": "nohostport"}, "GROUNDSWELL_BOOTSTRAP"),
         ({"GROUNDSWELL_REGIONS": "/no/such/file.geojson"}, "GROUNDSWELL_REGIONS"),
         ({"GROUNDSWELL_LOG_LEVEL": "loud"}, "GROUNDSWELL_LOG_LEVEL"),
