@@ -383,3 +383,39 @@ def test_an_older_state_without_alert_shares_loads() -> None:
     state["tracks"][0]["alerting"] = [0.0]
     with pytest.raises(ValueError, match="alert shares"):
         ZoneDetector.from_state(_config(), REGIONS, state)
+
+
+def test_a_tenfold_rise_for_good_resolves_a_day_later_with_five_minute_windows() -> None:
+    """Two weeks of a daily cycle (3 authors a window on average per region), then r2 at
+    ten times that for good: its alert opens at once, resolves about a day later (the
+    default day of max_alert_windows, then the new level learned within hours) and the
+    zone is quiet at the end; with no end to alerts it would stay open."""
+    window, days, rng = 300_000, 17, np.random.default_rng(0)
+    start = T0 - T0 % 86_400_000
+    rates = 3.0 * (1 + 0.8 * np.sin((np.arange(288) / 12 - 8) / 24 * 2 * np.pi))
+    posts: list[RelevantPost] = []
+    for w in range(days * 288):
+        for i, (rid, _) in enumerate(REGIONS):
+            rate = rates[w % 288] * (10 if i == 2 and w >= 14 * 288 else 1)
+            for k in range(rng.poisson(rate)):
+                at = start + w * window + int(rng.random() * window)
+                posts.append(_post(f"{w}-{i}-{k}", (at - T0) / W, rid, f"{w}-{i}-{k}"))
+    ends = {}
+    for max_windows in (288, 10**6):
+        d = _detector(
+            DetectorConfig(window_ms=window, n_regions_tested=6, max_alert_windows=max_windows)
+        )
+        alerts = [
+            a
+            for a in _run(d, posts, (start + days * 86_400_000 - T0) // W)
+            if a.window_end_ms > start + 14 * 86_400_000
+        ]
+        ends[max_windows] = (alerts, d.tracks[0].open)
+    alerts, still_open = ends[288]
+    day = [(a.window_end_ms - start) / 86_400_000 - 14 for a in alerts]
+    assert all(a.region_ids == ("r2",) for a in alerts)
+    assert alerts[0].status == "opened" and day[0] < 0.01
+    resolved = [d for a, d in zip(alerts, day, strict=True) if a.status == "resolved"]
+    assert 1.0 < resolved[0] < 1.5 and alerts[-1].status == "resolved" and not still_open
+    never, open_at_end = ends[10**6]
+    assert "resolved" not in {a.status for a in never if a.region_ids == ("r2",)} and open_at_end
