@@ -81,7 +81,8 @@ GeometryFn = Callable[[Sequence[str]], Mapping[str, Any] | None]
 WEEK = Seasonality("week")
 DEFAULT_CATEGORY = "mobile_data"
 RECENT_STRENGTH = 5.0  # pseudo-counts damping the zone's recent level
-LASTING_SHARE = 1.0 - 1.0 / np.e  # a region this much in alerts lately learns again
+LASTING_SHARE = 1.0 - 1.0 / np.e  # a region this much in alerts lately learns again...
+SETTLED_SHARE = np.exp(-2.0)  # ... until it is down to this much
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,17 @@ class DetectorConfig:
                 ),
             ]
         )
+
+    @property
+    def shift_half_life_windows(self) -> float:
+        """Half-life of a lasting region's past level (:class:`AlertShare`): a sixth of
+        ``max_alert_windows`` (4 hours for a day), so that the level is the new one well
+        before the region stops counting as lasting.
+
+        >>> DetectorConfig(window_ms=300_000).shift_half_life_windows
+        48.0
+        """
+        return self.max_alert_windows / 6
 
     def group_of(self, category: str) -> int:
         """Index of the category group that counts ``category``."""
@@ -368,38 +380,50 @@ class AlertShare:
     """Each series' recent share of windows spent in open alerts: an exponential average
     over ``windows`` windows. A series past :data:`LASTING_SHARE` (most of those windows
     in alerts; a continuous alert gets there after ``windows`` windows, and one that
-    resolves and opens again loses little) has changed level for good, not had an outage.
+    resolves and opens again loses little) has changed level for good, not had an outage:
+    it is *lasting* until its share is down to :data:`SETTLED_SHARE` (about one and a
+    half times ``windows`` windows out of alerts), so that its baseline follows the level
+    there and, should it come back down (a long outage that ended), back again.
 
     >>> a = AlertShare(2, windows=10)
     >>> for _ in range(10):
     ...     a.count(np.array([True, False]))
     >>> a.lasting().tolist(), round(float(a.share[0]), 3)
     ([True, False], 0.651)
+    >>> for _ in range(5):
+    ...     a.count(np.array([False, False]))
+    >>> a.lasting().tolist(), round(float(a.share[0]), 3)
+    ([True, False], 0.385)
     """
 
     def __init__(self, n: int, windows: int) -> None:
         self.decay = 1.0 - 1.0 / windows
         self.share = np.zeros(n)
+        self._lasting = np.zeros(n, dtype=bool)
 
     def count(self, inside: np.ndarray) -> None:
         """One window passes; ``inside`` marks the series in an open alert."""
         self.share = self.decay * self.share + (1.0 - self.decay) * inside
+        self._lasting = (self.share >= LASTING_SHARE) | (
+            self._lasting & (self.share > SETTLED_SHARE)
+        )
 
     def lasting(self) -> np.ndarray:
         """The series whose raised level has lasted (learned again, fast)."""
-        lasting: np.ndarray = self.share >= LASTING_SHARE
-        return lasting
+        return self._lasting.copy()
 
-    def to_state(self) -> list[float]:
-        return [float(v) for v in self.share]
+    def to_state(self) -> dict[str, list[Any]]:
+        return {"share": [float(v) for v in self.share], "lasting": self._lasting.tolist()}
 
-    def load_state(self, saved: Sequence[float] | None) -> None:
-        """Take :meth:`to_state`'s list; None (a state saved before shares were kept)
+    def load_state(self, saved: Mapping[str, Sequence[Any]] | None) -> None:
+        """Take :meth:`to_state`'s data; None (a state saved before shares were kept)
         starts from none."""
-        share = np.zeros(self.share.size) if saved is None else np.asarray(saved, dtype=float)
-        if share.shape != self.share.shape:
+        n = self.share.size
+        share = np.zeros(n) if saved is None else np.asarray(saved["share"], dtype=float)
+        lasting = np.zeros(n, bool) if saved is None else np.asarray(saved["lasting"], bool)
+        if share.shape != (n,) or lasting.shape != (n,):
             raise ValueError("saved alert shares are for other series")
-        self.share = share
+        self.share, self._lasting = share, lasting
 
 
 class _Track:
@@ -411,16 +435,16 @@ class _Track:
     an author once however many of its windows they posted in.
     """
 
-    def __init__(
-        self, baseline: SeasonalBaseline, depth: int, recent_half_life: float, alert_windows: int
-    ) -> None:
+    def __init__(self, baseline: SeasonalBaseline, depth: int, config: DetectorConfig) -> None:
         self.baseline = baseline
         self.depth = depth
+        recent_half_life = config.recent_half_life_windows
         self.recent_decay = 0.5 ** (1 / recent_half_life) if recent_half_life > 0 else 0.0
         self.recent_obs = 0.0  # discounted zone count of the last windows (learned regions)
         self.recent_exp = 0.0  # ... and what the baseline expected of them
         n = baseline.n
-        self.alerting = AlertShare(n, alert_windows)
+        self.alerting = AlertShare(n, config.max_alert_windows)
+        self.shift_half_life = config.shift_half_life_windows
         self.ring_y = np.zeros((0, n), dtype=np.int64)
         self.ring_mu = np.zeros((0, n))
         self.ring_first = np.zeros((0, n), dtype=np.int64)  # ms into the window, -1 none
@@ -466,9 +490,11 @@ class _Track:
         that may learn, ``lam``: the baseline's own expectation; a ``warming`` window
         teaches only the baseline; ``shifted``: regions learning a lasting change of
         level, :meth:`SeasonalBaseline.learn`)."""
-        self.baseline.learn(slot, y, lam, mask, warming, shifted)
+        self.baseline.learn(slot, y, lam, mask, warming, shifted, self.shift_half_life)
         if warming:
             return
+        if shifted is not None:  # a region catching up with its new level is no zone drift
+            mask = mask & ~shifted
         self.recent_obs = self.recent_decay * self.recent_obs + float(
             self.baseline.winsorise(y[mask], lam[mask]).sum()
         )
@@ -583,12 +609,7 @@ class ZoneDetector:
             )
         depth = config.scan_windows if self._scan is not None else 1
         self.tracks = [
-            _Track(
-                SeasonalBaseline(config.baseline, WEEK, w),
-                depth,
-                config.recent_half_life_windows,
-                config.max_alert_windows,
-            )
+            _Track(SeasonalBaseline(config.baseline, WEEK, w), depth, config)
             for _ in config.category_groups
         ]
         self._tests = max(config.n_regions_tested, n) * len(config.category_groups)

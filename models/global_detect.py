@@ -213,7 +213,7 @@ class GlobalDetector:
         self.alerting.count(np.array([self.open is not None]))
         if self.alerting.lasting()[0]:  # a lasting change of the total: learn it, fast
             every = np.ones(len(self.block_ids), dtype=bool)
-            self.baseline.learn(slot, y, lam, every, not warm, every)
+            self.baseline.learn(slot, y, lam, every, not warm, every, cfg.shift_half_life_windows)
         elif self.open is None and not significant:
             block_p = upper_tail(y, lam, self.baseline.dispersions()) * len(self.block_ids)
             hot = (block_p < cfg.alpha) & (y >= cfg.min_authors)

@@ -146,7 +146,6 @@ class BaselineConfig:
     winsor_z: float = 3.0
     dispersion: float | None = None
     dispersion_from: str = "differences"
-    shift_half_life_windows: float = 12.0
 
     def __post_init__(self) -> None:
         validate(
@@ -167,12 +166,6 @@ class BaselineConfig:
                     "must be > 0",
                 ),
                 ("winsor_z", self.winsor_z, self.winsor_z > 0, "must be > 0"),
-                (
-                    "shift_half_life_windows",
-                    self.shift_half_life_windows,
-                    self.shift_half_life_windows > 0,
-                    "must be > 0",
-                ),
                 (
                     "dispersion",
                     self.dispersion,
@@ -294,11 +287,11 @@ class SeasonalBaseline:
         self.disp_den = 0.0
         self.last = np.full(n, -1.0)  # each series' last learned count, -1 none
         self.last_lam = np.zeros(n)
+        self.shifted = np.zeros(n, dtype=bool)  # the last learning's shifted series
         self._cache: dict[str, Any] = {}  # derived numbers, cleared when anything is learned
         self._coarse = seasonality.coarse()
         self._decay = 0.5 ** (1.0 / config.half_life_windows)
         self._season_decay = 0.5 ** (1.0 / config.season_half_life_windows)
-        self._shift_decay = 0.5 ** (1.0 / config.shift_half_life_windows)
 
     @property
     def n(self) -> int:
@@ -350,9 +343,10 @@ class SeasonalBaseline:
         return value
 
     def _levels(self) -> np.ndarray:
-        k = self.strength()
+        # a shifted series is known to differ from its share: its own data, unshrunk
+        k = np.where(self.shifted, 0.0, self.strength())
         prior = np.maximum(self.pooled_rate() * self.shares, 1e-12)
-        levels: np.ndarray = (self.level_obs + k) / (self.level_exp + k / prior)
+        levels: np.ndarray = (self.level_obs + k) / np.maximum(self.level_exp + k / prior, 1e-12)
         return levels
 
     def factors(self) -> np.ndarray:
@@ -422,22 +416,26 @@ class SeasonalBaseline:
         mask: np.ndarray,
         warming: bool = False,
         shifted: np.ndarray | None = None,
+        shift_half_life: float = 48.0,
     ) -> None:
         """One window passes: the series in ``mask`` learn their (winsorised) counts;
         ``lam`` is what :meth:`expected` gave for this window. In a ``warming`` window (one
         of the first, while the levels settle) a series' first count is learned as it is,
         and nothing goes to the dispersion. The series in ``shifted`` (a lasting change of
-        level) learn their counts as they are and forget their past level: it weighs no
-        more than the windows of a memory with ``shift_half_life_windows`` would, and
-        halves with each of them, so that the level is the new one within a few of
-        those half-lives instead of the weeks of ``half_life_windows``; they teach the
-        seasonal profile nothing."""
+        level) learn their counts as they are and forget their past level: it weighs one
+        window's worth when the shift starts or when a count falls under what the level
+        allows, else no more than a memory with a half-life of ``shift_half_life`` windows
+        holds, and halves with each window of that half-life; their levels are their own
+        data, not shrunk towards their shares, and they teach the seasonal profile nothing.
+        """
         factor = float(self.factors()[slot])
         # a lasting change of one series is that series' level, not the season's
         seasonal = mask if shifted is None else mask & ~shifted
         base = float(self.levels()[seasonal].sum())
         before, before_lam = self.last[mask], self.last_lam[mask]
+        was_shifted = self.shifted
         self.decay()  # a series that does not learn this window breaks its pairs
+        self.shifted = np.zeros(self.n, dtype=bool) if shifted is None else shifted & mask
         if not mask.any():
             return
         settled = self.level_obs.sum() >= MIN_POOLED_COUNTS  # before, residuals show the prior
@@ -448,14 +446,17 @@ class SeasonalBaseline:
             yw[first] = ym[first]
         if shifted is not None and shifted.any():
             fast = shifted & mask
-            # the past weighs at most what a memory of that half-life holds, and halves
-            memory = 1.0 / (1.0 - self._shift_decay)
-            keep = self._shift_decay * np.minimum(
-                1.0, memory / np.maximum(self.level_exp[fast], 1e-12)
-            )
+            # the past weighs at most what a memory of that half-life holds, and halves;
+            # when the shift starts (the old level is the wrong one) and when a count falls
+            # under what the level allows (it has come back down), one window's worth
+            decay = 0.5 ** (1.0 / shift_half_life)
+            here = fast[mask]
+            dropped = ym[here] < 2 * mu[here] - self.ceiling(mu[here])  # mirror of the ceiling
+            memory = np.where(dropped | ~was_shifted[fast], 1.0, 1.0 / (1.0 - decay))
+            keep = decay * np.minimum(1.0, memory / np.maximum(self.level_exp[fast], 1e-12))
             self.level_obs[fast] *= keep
             self.level_exp[fast] *= keep
-            yw[fast[mask]] = ym[fast[mask]]
+            yw[here] = ym[here]
         self.level_obs[mask] += yw
         self.level_exp[mask] += factor
         # the profile takes the total winsorised once more, so that a rise in every series
@@ -468,9 +469,10 @@ class SeasonalBaseline:
         if warming:
             return
         if self.config.dispersion_from == "residuals":
-            if settled:
-                self.disp_num += float(((yw - mu) ** 2 - yw).sum())
-                self.disp_den += float((mu**2).sum())
+            if settled:  # (a shifted series' residuals are its expectation catching up)
+                yk, mk = yw[keep], mu[keep]
+                self.disp_num += float(((yk - mk) ** 2 - yk).sum())
+                self.disp_den += float((mk**2).sum())
             return
         self.last[mask], self.last_lam[mask] = yw, mu
         pair = before >= 0
@@ -486,6 +488,7 @@ class SeasonalBaseline:
             "season_base": self.season_base.tolist(),
             "disp": [self.disp_num, self.disp_den],
             "last": [self.last.tolist(), self.last_lam.tolist()],
+            "shifted": self.shifted.tolist(),
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -503,6 +506,9 @@ class SeasonalBaseline:
         last = state.get("last") or [[-1.0] * self.n, [0.0] * self.n]  # saved before pairs
         self.last, self.last_lam = (np.asarray(v, dtype=float) for v in last)
         if self.last.shape != (self.n,) or self.last_lam.shape != (self.n,):
+            raise ValueError("saved baseline has other series")
+        self.shifted = np.asarray(state.get("shifted") or [False] * self.n, dtype=bool)
+        if self.shifted.shape != (self.n,):
             raise ValueError("saved baseline has other series")
 
 

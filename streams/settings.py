@@ -95,11 +95,11 @@ class Settings:
             )
         if self.lateness_s < 0:
             raise ConfigError(env_name("lateness_s"), self.lateness_s, "must be >= 0")
-        if self.lasting_change_s < self.window_s:
+        if self.lasting_change_s < max(3600, 12 * self.window_s):
             raise ConfigError(
                 env_name("lasting_change_s"),
                 self.lasting_change_s,
-                f"must be >= {env_name('window_s')} ({self.window_s})",
+                f"must be >= 3600 and >= 12 x {env_name('window_s')} ({self.window_s})",
             )
         if ":" not in self.bootstrap:
             raise ConfigError(env_name("bootstrap"), self.bootstrap, "must be HOST:PORT[,...]")

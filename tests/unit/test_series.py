@@ -117,13 +117,24 @@ def test_a_shifted_series_takes_its_new_level_fast_and_leaves_the_season() -> No
     slow = SeasonalBaseline(BaselineConfig(dispersion=0.0), daily, [1.0, 1.0])
     slow.load_state(b.to_state())
     shifted = np.array([True, False])
-    for w in range(3 * 12):  # three shift half-lives at 30 in the first series
-        slot = w % 24
-        b.learn(slot, np.array([30, 3]), b.expected(slot), every, shifted=shifted)
-        slow.learn(slot, np.array([30, 3]), slow.expected(slot), every)
-    assert 25 < b.expected(0)[0] <= 30 and slow.expected(0)[0] < 10
-    assert np.allclose(b.factors(), season, atol=0.02)  # the profile is still flat
+
+    def step(w: int, first: int) -> None:
+        y = np.array([first, 3])
+        b.learn(w % 24, y, b.expected(w % 24), every, shifted=shifted, shift_half_life=48)
+        slow.learn(w % 24, y, slow.expected(w % 24), every)
+
+    for w in range(4):  # the shift starts: the old level weighs one window
+        step(w, 30)
+    assert b.expected(4)[0] > 20 and slow.expected(4)[0] < 4
+    for w in range(4, 3 * 48):
+        step(w, 30)
+    assert abs(b.expected(0)[0] - 30) < 1 and slow.expected(0)[0] < 10
+    assert np.allclose(b.factors(), season, atol=1e-3)  # the profile is still flat
     assert abs(b.expected(0)[1] - 3) < 0.2
+    assert b.to_state()["shifted"] == [True, False]
+    for w in range(4):  # back down: a count under what the level allows
+        step(w, 3)
+    assert b.expected(4)[0] < 8
 
 
 def test_young_series_are_uncertain_old_ones_are_not() -> None:

@@ -14,6 +14,8 @@ def test_defaults_and_env() -> None:
     assert s.topic("alerts") == "t.alerts"
     assert s.detector_config(300).n_regions_tested == 300
     assert s.detector_config(1).max_alert_windows == 288  # a day of 5-minute windows
+    hour = Settings.from_env({"GROUNDSWELL_LASTING_CHANGE_S": "3600", "GROUNDSWELL_WINDOW_S": "60"})
+    assert hour.detector_config(1).max_alert_windows == 60
 
 
 @pytest.mark.parametrize(
@@ -25,7 +27,11 @@ def test_defaults_and_env() -> None:
         ({"GROUNDSWELL_ALPHA": "1.5"}, "GROUNDSWELL_ALPHA"),
         ({"GROUNDSWELL_MIN_AUTHORS": "0"}, "GROUNDSWELL_MIN_AUTHORS"),
         ({"GROUNDSWELL_LATENESS_S": "-1"}, "GROUNDSWELL_LATENESS_S"),
-        ({"GROUNDSWELL_LASTING_CHANGE_S": "60"}, "GROUNDSWELL_LASTING_CHANGE_S"),
+        ({"GROUNDSWELL_LASTING_CHANGE_S": "600"}, "GROUNDSWELL_LASTING_CHANGE_S"),
+        (
+            {"GROUNDSWELL_LASTING_CHANGE_S": "7200", "GROUNDSWELL_WINDOW_S": "900"},
+            "GROUNDSWELL_LASTING_CHANGE_S",
+        ),
         ({"GROUNDSWELL_BOOTSTRAP": "nohostport"}, "GROUNDSWELL_BOOTSTRAP"),
         ({"GROUNDSWELL_REGIONS": "/no/such/file.geojson"}, "GROUNDSWELL_REGIONS"),
         ({"GROUNDSWELL_LOG_LEVEL": "loud"}, "GROUNDSWELL_LOG_LEVEL"),
