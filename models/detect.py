@@ -409,8 +409,15 @@ class AlertShare:
         )
 
     def lasting(self) -> np.ndarray:
-        """The series whose raised level has lasted (learned again, fast)."""
+        """The series whose raised level has lasted (they learn fast) until they settle."""
         return self._lasting.copy()
+
+    def changing(self) -> np.ndarray:
+        """The series past :data:`LASTING_SHARE` now: every window of theirs is learned,
+        alerting or not (after that, as any series: a new outage in the tail of a change
+        is not learned)."""
+        changing: np.ndarray = self.share >= LASTING_SHARE
+        return changing
 
     def to_state(self) -> dict[str, list[Any]]:
         return {"share": [float(v) for v in self.share], "lasting": self._lasting.tolist()}
@@ -419,8 +426,8 @@ class AlertShare:
         """Take :meth:`to_state`'s data; None (a state saved before shares were kept)
         starts from none."""
         n = self.share.size
-        share = np.zeros(n) if saved is None else np.asarray(saved["share"], dtype=float)
-        lasting = np.zeros(n, bool) if saved is None else np.asarray(saved["lasting"], bool)
+        share = np.asarray((saved or {}).get("share", np.zeros(n)), dtype=float)
+        lasting = np.asarray((saved or {}).get("lasting", np.zeros(n, bool)), dtype=bool)
         if share.shape != (n,) or lasting.shape != (n,):
             raise ValueError("saved alert shares are for other series")
         self.share, self._lasting = share, lasting
@@ -770,8 +777,8 @@ class ZoneDetector:
             track.alerting.count(busy)
             for e in found:
                 busy[list(e.regions)] = True
-            lasting = track.alerting.lasting()
-            track.learn(slot, y, base, ~busy | lasting, not warm, lasting)
+            changing = track.alerting.changing()
+            track.learn(slot, y, base, ~busy | changing, not warm, track.alerting.lasting())
         self.windows_closed += 1
         return alerts
 

@@ -211,13 +211,16 @@ class GlobalDetector:
             else []
         )
         self.alerting.count(np.array([self.open is not None]))
-        if self.alerting.lasting()[0]:  # a lasting change of the total: learn it, fast
-            every = np.ones(len(self.block_ids), dtype=bool)
-            self.baseline.learn(slot, y, lam, every, not warm, every, cfg.shift_half_life_windows)
+        lasting = self.alerting.lasting()[0]
+        every = np.ones(len(self.block_ids), dtype=bool)
+        shift = cfg.shift_half_life_windows
+        if self.alerting.changing()[0]:  # a lasting change of the total: learn it, fast
+            self.baseline.learn(slot, y, lam, every, not warm, every, shift)
         elif self.open is None and not significant:
             block_p = upper_tail(y, lam, self.baseline.dispersions()) * len(self.block_ids)
             hot = (block_p < cfg.alpha) & (y >= cfg.min_authors)
-            self.baseline.learn(slot, y, lam, ~(hot & warm), not warm)
+            shifted = every if lasting else None  # the tail of a change: fast, downwards too
+            self.baseline.learn(slot, y, lam, ~(hot & warm), not warm, shifted, shift)
             num, den = self.total_disp
             decay = 0.5 ** (1 / cfg.baseline.half_life_windows)
             # from the whole total (the trimmed one is biased low by its selection), and

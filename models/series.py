@@ -58,6 +58,8 @@ MAX_DISPERSION = 5.0
 DISPERSION_PRIOR = 10.0  # in units of expected², pulls a young estimate towards Poisson
 MIN_STRENGTH = 1.0  # the least prior strength (counts) when the series are heterogeneous
 MIN_POOLED_COUNTS = 20.0  # counts needed before heterogeneity is estimated
+DROP_DECAY = 0.8  # weight of each earlier window in a shifted series' recent counts
+DROP_ALPHA = 1e-3  # lower tail of those counts under which its level has come back down
 DISPERSION_FROM = ("differences", "residuals")
 SEASON_KINDS = ("week", "day", "weekday", "cycle", "none")
 
@@ -288,6 +290,7 @@ class SeasonalBaseline:
         self.last = np.full(n, -1.0)  # each series' last learned count, -1 none
         self.last_lam = np.zeros(n)
         self.shifted = np.zeros(n, dtype=bool)  # the last learning's shifted series
+        self.drop = np.zeros((2, n))  # shifted series' recent counts and expectations
         self._cache: dict[str, Any] = {}  # derived numbers, cleared when anything is learned
         self._coarse = seasonality.coarse()
         self._decay = 0.5 ** (1.0 / config.half_life_windows)
@@ -423,19 +426,22 @@ class SeasonalBaseline:
         of the first, while the levels settle) a series' first count is learned as it is,
         and nothing goes to the dispersion. The series in ``shifted`` (a lasting change of
         level) learn their counts as they are and forget their past level: it weighs one
-        window's worth when the shift starts or when a count falls under what the level
-        allows, else no more than a memory with a half-life of ``shift_half_life`` windows
-        holds, and halves with each window of that half-life; their levels are their own
-        data, not shrunk towards their shares, and they teach the seasonal profile nothing.
+        window's worth when the shift starts or when their last few counts are too few for
+        it (lower tail under :data:`DROP_ALPHA` over a :data:`DROP_DECAY` average), else no
+        more than a memory with a half-life of ``shift_half_life`` windows holds, and
+        halves with each window of that half-life; their levels are their own data, not
+        shrunk towards their shares, and they teach the seasonal profile and the
+        dispersion nothing.
         """
         factor = float(self.factors()[slot])
         # a lasting change of one series is that series' level, not the season's
         seasonal = mask if shifted is None else mask & ~shifted
         base = float(self.levels()[seasonal].sum())
         before, before_lam = self.last[mask], self.last_lam[mask]
-        was_shifted = self.shifted
+        was_shifted, spread = self.shifted, self.dispersions()
         self.decay()  # a series that does not learn this window breaks its pairs
         self.shifted = np.zeros(self.n, dtype=bool) if shifted is None else shifted & mask
+        self.drop[:, ~self.shifted] = 0.0
         if not mask.any():
             return
         settled = self.level_obs.sum() >= MIN_POOLED_COUNTS  # before, residuals show the prior
@@ -447,12 +453,15 @@ class SeasonalBaseline:
         if shifted is not None and shifted.any():
             fast = shifted & mask
             # the past weighs at most what a memory of that half-life holds, and halves;
-            # when the shift starts (the old level is the wrong one) and when a count falls
-            # under what the level allows (it has come back down), one window's worth
+            # when the shift starts (the old level is the wrong one) and when the last few
+            # counts are too low for the level (it has come back down), one window's worth
             decay = 0.5 ** (1.0 / shift_half_life)
             here = fast[mask]
-            dropped = ym[here] < 2 * mu[here] - self.ceiling(mu[here])  # mirror of the ceiling
-            memory = np.where(dropped | ~was_shifted[fast], 1.0, 1.0 / (1.0 - decay))
+            seen = self.drop[:, fast] * DROP_DECAY + [ym[here], mu[here]]
+            low = 1.0 - upper_tail(seen[0] + 1, seen[1], spread[fast]) < DROP_ALPHA
+            reset = low | ~was_shifted[fast]
+            self.drop[:, fast] = np.where(reset, 0.0, seen)
+            memory = np.where(reset, 1.0, 1.0 / (1.0 - decay))
             keep = decay * np.minimum(1.0, memory / np.maximum(self.level_exp[fast], 1e-12))
             self.level_obs[fast] *= keep
             self.level_exp[fast] *= keep
@@ -475,7 +484,7 @@ class SeasonalBaseline:
                 self.disp_den += float((mk**2).sum())
             return
         self.last[mask], self.last_lam[mask] = yw, mu
-        pair = before >= 0
+        pair = (before >= 0) & keep  # (a shifted series' steps are its level moving)
         y1, y2, m1, m2 = before[pair], yw[pair], before_lam[pair], mu[pair]
         self.disp_num += float(((y2 - y1) ** 2 - y1 - y2 - (m2 - m1) ** 2).sum())
         self.disp_den += float((m1**2 + m2**2).sum())
@@ -489,6 +498,7 @@ class SeasonalBaseline:
             "disp": [self.disp_num, self.disp_den],
             "last": [self.last.tolist(), self.last_lam.tolist()],
             "shifted": self.shifted.tolist(),
+            "drop": self.drop.tolist(),
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -508,7 +518,8 @@ class SeasonalBaseline:
         if self.last.shape != (self.n,) or self.last_lam.shape != (self.n,):
             raise ValueError("saved baseline has other series")
         self.shifted = np.asarray(state.get("shifted") or [False] * self.n, dtype=bool)
-        if self.shifted.shape != (self.n,):
+        self.drop = np.asarray(state.get("drop") or np.zeros((2, self.n)), dtype=float)
+        if self.shifted.shape != (self.n,) or self.drop.shape != (2, self.n):
             raise ValueError("saved baseline has other series")
 
 
