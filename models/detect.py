@@ -497,7 +497,8 @@ class _Track:
         that may learn, ``lam``: the baseline's own expectation; a ``warming`` window
         teaches only the baseline; ``shifted``: regions learning a lasting change of
         level, :meth:`SeasonalBaseline.learn`)."""
-        self.baseline.learn(slot, y, lam, mask, warming, shifted, self.shift_half_life)
+        shift = None if shifted is None else (shifted, self.shift_half_life)
+        self.baseline.learn(slot, y, lam, mask, warming, shift)
         if warming:
             return
         if shifted is not None:  # a region catching up with its new level is no zone drift

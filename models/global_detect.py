@@ -213,14 +213,14 @@ class GlobalDetector:
         self.alerting.count(np.array([self.open is not None]))
         lasting = self.alerting.lasting()[0]
         every = np.ones(len(self.block_ids), dtype=bool)
-        shift = cfg.shift_half_life_windows
+        shift = (every, cfg.shift_half_life_windows)
         if self.alerting.changing()[0]:  # a lasting change of the total: learn it, fast
-            self.baseline.learn(slot, y, lam, every, not warm, every, shift)
+            self.baseline.learn(slot, y, lam, every, not warm, shift)
         elif self.open is None and not significant:
             block_p = upper_tail(y, lam, self.baseline.dispersions()) * len(self.block_ids)
             hot = (block_p < cfg.alpha) & (y >= cfg.min_authors)
-            shifted = every if lasting else None  # the tail of a change: fast, downwards too
-            self.baseline.learn(slot, y, lam, ~(hot & warm), not warm, shifted, shift)
+            # the tail of a change: fast, downwards too
+            self.baseline.learn(slot, y, lam, ~(hot & warm), not warm, shift if lasting else None)
             num, den = self.total_disp
             decay = 0.5 ** (1 / cfg.baseline.half_life_windows)
             # from the whole total (the trimmed one is biased low by its selection), and

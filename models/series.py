@@ -418,22 +418,22 @@ class SeasonalBaseline:
         lam: np.ndarray,
         mask: np.ndarray,
         warming: bool = False,
-        shifted: np.ndarray | None = None,
-        shift_half_life: float = 48.0,
+        shift: tuple[np.ndarray, float] | None = None,
     ) -> None:
         """One window passes: the series in ``mask`` learn their (winsorised) counts;
         ``lam`` is what :meth:`expected` gave for this window. In a ``warming`` window (one
         of the first, while the levels settle) a series' first count is learned as it is,
-        and nothing goes to the dispersion. The series in ``shifted`` (a lasting change of
-        level) learn their counts as they are and forget their past level: it weighs one
-        window's worth when the shift starts or when their last few counts are too few for
-        it (lower tail under :data:`DROP_ALPHA` over a :data:`DROP_DECAY` average), else no
-        more than a memory with a half-life of ``shift_half_life`` windows holds, and
-        halves with each window of that half-life; their levels are their own data, not
-        shrunk towards their shares, and they teach the seasonal profile and the
-        dispersion nothing.
+        and nothing goes to the dispersion. ``shift`` is (series, half-life in windows):
+        those series (a lasting change of level) learn their counts as they are and
+        forget their past level: it weighs one window's worth when the shift starts or
+        when their last few counts are too few for it (lower tail under
+        :data:`DROP_ALPHA` over a :data:`DROP_DECAY` average), else no more than a memory
+        of that half-life holds, and halves with each half-life; their levels are their
+        own data, not shrunk towards their shares, and they teach the seasonal profile
+        and the dispersion nothing.
         """
         factor = float(self.factors()[slot])
+        shifted = None if shift is None else shift[0]
         # a lasting change of one series is that series' level, not the season's
         seasonal = mask if shifted is None else mask & ~shifted
         base = float(self.levels()[seasonal].sum())
@@ -450,21 +450,21 @@ class SeasonalBaseline:
         if warming:  # a series' first window is its first level, not a deviation from a guess
             first = self.level_exp[mask] == 0
             yw[first] = ym[first]
-        if shifted is not None and shifted.any():
-            fast = shifted & mask
+        if shift is not None and shift[0].any():
+            fast = shift[0] & mask
             # the past weighs at most what a memory of that half-life holds, and halves;
             # when the shift starts (the old level is the wrong one) and when the last few
             # counts are too low for the level (it has come back down), one window's worth
-            decay = 0.5 ** (1.0 / shift_half_life)
+            decay = 0.5 ** (1.0 / shift[1])
             here = fast[mask]
             seen = self.drop[:, fast] * DROP_DECAY + [ym[here], mu[here]]
             low = 1.0 - upper_tail(seen[0] + 1, seen[1], spread[fast]) < DROP_ALPHA
             reset = low | ~was_shifted[fast]
             self.drop[:, fast] = np.where(reset, 0.0, seen)
             memory = np.where(reset, 1.0, 1.0 / (1.0 - decay))
-            keep = decay * np.minimum(1.0, memory / np.maximum(self.level_exp[fast], 1e-12))
-            self.level_obs[fast] *= keep
-            self.level_exp[fast] *= keep
+            scale = decay * np.minimum(1.0, memory / np.maximum(self.level_exp[fast], 1e-12))
+            self.level_obs[fast] *= scale
+            self.level_exp[fast] *= scale
             yw[here] = ym[here]
         self.level_obs[mask] += yw
         self.level_exp[mask] += factor

@@ -120,7 +120,7 @@ def test_a_shifted_series_takes_its_new_level_fast_and_leaves_the_season() -> No
 
     def step(w: int, first: int) -> None:
         y = np.array([first, 3])
-        b.learn(w % 24, y, b.expected(w % 24), every, shifted=shifted, shift_half_life=48)
+        b.learn(w % 24, y, b.expected(w % 24), every, shift=(shifted, 48))
         slow.learn(w % 24, y, slow.expected(w % 24), every)
 
     for w in range(4):  # the shift starts: the old level weighs one window
