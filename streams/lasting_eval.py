@@ -24,6 +24,7 @@ from models.records import Alert, RelevantPost
 
 WINDOW_MS = 300_000
 PER_DAY = 288
+PER_HOUR = PER_DAY // 24
 HISTORY_DAYS = 14
 START_MS = 1_699_833_600_000  # a Monday, 00:00 UTC
 REGIONS = [(f"r{i}", f"Region {i}") for i in range(6)]
@@ -31,6 +32,7 @@ CENTROIDS = {f"r{i}": (10.0 + 0.1 * i, 45.0) for i in range(6)}
 NEIGHBOURS = {f"r{i}": [f"r{j}" for j in (i - 1, i + 1) if 0 <= j < 6] for i in range(6)}
 CHANGED = 2
 NEVER = 10**9  # max_alert_windows that no alert reaches: lasting changes turned off
+DAY_OF_WINDOWS = DetectorConfig(window_ms=WINDOW_MS).max_alert_windows
 
 
 def usual_rate(window: int) -> float:
@@ -68,10 +70,11 @@ def run(
     detector.warm_start(START_MS, counts)
     start = START_MS + history * WINDOW_MS
     alerts: list[Alert] = []
-    for w in range(int(hours * 12)):
+    extra_from = None if extra_at_h is None else extra_at_h * PER_HOUR
+    for w in range(int(hours * PER_HOUR)):
         lam = np.full(len(REGIONS), usual_rate(history + w))
-        lam[CHANGED] *= factor(w / 12)
-        if extra_at_h is not None and extra_at_h * 12 <= w < extra_at_h * 12 + 6:
+        lam[CHANGED] *= factor(w / PER_HOUR)
+        if extra_from is not None and extra_from <= w < extra_from + PER_HOUR / 2:
             lam[CHANGED] += extra
         for r, n in enumerate(rng.poisson(lam)):
             for i in range(int(n)):
@@ -118,9 +121,17 @@ def _ten_times(for_hours: float) -> Callable[[float], float]:
     return lambda h: 10.0 if h < for_hours else 1.0
 
 
+def _first_ends(runs: Sequence[Outcome], unresolved: str) -> str:
+    """When each run's first alert in the changed region resolved, hours after the change."""
+    return ", ".join(f"{r.changed[0][1]:.1f}" if r.changed[0][2] else unresolved for r in runs)
+
+
 def report(seeds: Sequence[int]) -> str:
     """The markdown tables of both scenarios, both ways, over ``seeds``."""
-    ways = [("as it is (a day: 288 windows)", 288), ("lasting changes off", NEVER)]
+    ways = [
+        (f"as it is (a day: {DAY_OF_WINDOWS} windows)", DAY_OF_WINDOWS),
+        ("lasting changes off", NEVER),
+    ]
     lines = [
         "New normal: r2 at ten times its rate for good, watched 72 h after the change.",
         "",
@@ -130,9 +141,8 @@ def report(seeds: Sequence[int]) -> str:
     ]
     for name, windows in ways:
         runs = [run(s, _ten_times(1e9), 72, windows) for s in seeds]
-        ends = [f"{r.changed[0][1]:.1f}" if r.changed[0][2] else "never" for r in runs]
         lines.append(
-            f"| {name} | {len(runs)} | {', '.join(ends)} | "
+            f"| {name} | {len(runs)} | {_first_ends(runs, 'never')} | "
             f"{sum(len(r.changed) - 1 for r in runs)} | "
             f"{sum(1 for r in runs if not r.changed[-1][2])} | {sum(r.elsewhere for r in runs)} |"
         )
@@ -149,15 +159,15 @@ def report(seeds: Sequence[int]) -> str:
     for name, windows in ways:
         found = []
         elsewhere = 0
-        first: list[str] = []
+        first = ""
         for after in (6, 12, 18):
             runs = [run(s, _ten_times(30), 30 + after + 1, windows, 30 + after) for s in seeds]
             found.append(sum(1 for r in runs if r.extra_found))
             if after == 18:
                 elsewhere = sum(r.elsewhere for r in runs)
-                first = [f"{r.changed[0][1]:.1f}" if r.changed[0][2] else "-" for r in runs]
+                first = _first_ends(runs, "-")
         lines.append(
-            f"| {name} | {len(seeds)} | {', '.join(first)} | "
+            f"| {name} | {len(seeds)} | {first} | "
             + " | ".join(f"{f} of {len(seeds)}" for f in found)
             + f" | {elsewhere} |"
         )
