@@ -79,7 +79,9 @@ __all__ = [
     "lexicon_fingerprint",
     "model_verdict",
     "needs_model",
+    "out_of_fold",
     "stratified_folds",
+    "stratified_share",
     "train",
 ]
 
@@ -776,28 +778,67 @@ class CrossValidation:
     thresholds: tuple[float, ...]
 
 
+def stratified_share(y: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """A mask keeping ``share`` (in (0, 1]) of the rows of each class, rounded up, drawn in a
+    seeded random order.
+
+    >>> y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    >>> kept = stratified_share(y, 0.5, seed=3)
+    >>> int(kept[y == 1].sum()), int(kept[y == 0].sum())
+    (2, 3)
+    >>> bool(stratified_share(y, 1.0, seed=3).all())
+    True
+    """
+    if not 0.0 < share <= 1.0:
+        raise ConfigError("share", share, "must be in (0, 1]")
+    rng = np.random.default_rng([seed, 1])  # not the folds' draw
+    labels = np.asarray(y, dtype=bool)
+    kept = np.zeros(len(labels), dtype=bool)
+    for cls in (True, False):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        kept[idx[: math.ceil(share * len(idx))]] = True
+    return kept
+
+
+def out_of_fold(
+    data: TrainingSet, config: TrainConfig, seed: int, share: float = 1.0
+) -> np.ndarray:
+    """The out-of-fold probability of every labelled row (NaN where the lexicon passes the
+    row to no model): ``config.folds`` stratified folds drawn with ``seed``, each scored by
+    a model fitted on the other folds, or only on the rows of :func:`stratified_share`
+    (``share``, ``seed``) among them: the same rows whichever fold is scored, for a
+    learning curve."""
+    folds = stratified_folds(data.y, config.folds, seed)
+    kept = stratified_share(data.y, share, seed)
+    proba = np.full(len(data.y), np.nan)
+    for f in range(config.folds):
+        test = folds == f
+        if not test.any():
+            continue
+        x, y = data.model_rows(~test & kept)
+        w, b = fit_logistic(x, y, config.penalty(), config.max_iter)
+        proba[test & data.gated] = special.expit(data.model_rows(test)[0] @ w + b)
+    return proba
+
+
 def cross_validate(data: TrainingSet, config: TrainConfig) -> CrossValidation:
     """k-fold (stratified, seeded) figures of the whole training procedure: each fold is
-    scored by a model and a threshold that never saw it (nested cross-validation for the
-    threshold when it is not fixed)."""
+    scored by a model (:func:`out_of_fold`) and a threshold that never saw it (nested
+    cross-validation for the threshold when it is not fixed)."""
+    proba = out_of_fold(data, config, config.seed)
     folds = stratified_folds(data.y, config.folds, config.seed)
-    proba = np.full(len(data.y), np.nan)
     cuts = np.full(len(data.y), np.nan)
-    relevant = np.zeros(len(data.y), dtype=bool)
     thresholds: list[float] = []
     for f in range(config.folds):
         test = folds == f
         if not test.any():
             continue
-        x, y = data.model_rows(~test)
-        w, b = fit_logistic(x, y, config.penalty(), config.max_iter)
         t = data.threshold(~test, config, config.seed + 1 + f)
-        scored = test & data.gated
-        p = special.expit(data.model_rows(test)[0] @ w + b)
-        proba[scored] = p
-        cuts[scored] = t
-        relevant[scored] = p >= t
+        cuts[test & data.gated] = t
         thresholds.append(t)
+    relevant = np.zeros(len(data.y), dtype=bool)
+    scored = ~np.isnan(proba)
+    relevant[scored] = proba[scored] >= cuts[scored]
     return CrossValidation(proba, cuts, relevant, tuple(thresholds))
 
 

@@ -161,10 +161,10 @@ def relevance_markdown(runs: int, seeds: int, data: Path) -> str:
     ]
     if (data / "posts").is_dir():
         labelled = load_labelled(ROOT / "tests" / "data" / "relevance", data)
-        report = evaluate(labelled, lexicon_classifier(Settings()), TrainConfig())
+        report = evaluate(labelled, lexicon_classifier(Settings()), TrainConfig(), curve_seeds=5)
         lines += [
             "Precision and recall on hand-labelled public posts (`groundswell relevance "
-            "evaluate --model-cv`):",
+            "evaluate --model-cv --learning-curve 5`):",
             "",
             report_markdown(report),
             "",

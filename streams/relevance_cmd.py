@@ -218,7 +218,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     from streams.chain import lexicon_classifier
 
-    config = _train_config(args) if args.model_cv else None
+    if args.learning_curve < 0:
+        raise ConfigError("--learning-curve", args.learning_curve, "must be >= 0")
+    config = _train_config(args) if args.model_cv or args.learning_curve else None
     if args.export_labelled:
         _outside_repository(args.export_labelled, "--export-labelled")
     labelled = load_labelled(args.labels, args.data)
@@ -229,7 +231,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             for line in labelled_lines(labelled.rows):
                 fh.write(line + b"\n")
         print(f"{len(labelled.rows)} labelled posts -> {args.export_labelled}", file=sys.stderr)
-    report = evaluate(labelled, lexicon_classifier(Settings.from_env()), config)
+    report = evaluate(
+        labelled, lexicon_classifier(Settings.from_env()), config, args.learning_curve
+    )
     markdown = report_markdown(report, args.top, args.at_recall)
     if args.out:
         Path(args.out).write_text(markdown + "\n")
@@ -341,6 +345,14 @@ def register(sub: Any) -> None:
         type=float,
         default=0.7,
         help="report the trained layer's out-of-fold precision at this recall",
+    )
+    e.add_argument(
+        "--learning-curve",
+        type=int,
+        default=0,
+        metavar="SEEDS",
+        help="also the trained layer's precision at --at-recall against the share of the "
+        "labels trained on, over SEEDS fold seeds (implies --model-cv)",
     )
     e.add_argument("--out", help="write the markdown report here too")
     e.add_argument(

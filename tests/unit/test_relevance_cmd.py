@@ -273,6 +273,8 @@ def test_evaluate_writes_markdown_and_exports_outside_the_repo_only(
     assert main([*args, "--export-labelled", str(inside)]) == 2
     assert not inside.exists()
     assert "outside the repository" in capsys.readouterr().err
+    assert main([*args, "--learning-curve", "-1"]) == 2
+    assert "--learning-curve" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

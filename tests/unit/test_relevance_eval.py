@@ -6,6 +6,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from models.errors import ConfigError
@@ -13,6 +14,7 @@ from models.formats import decode_raw
 from models.records import loads
 from models.relevance import Lexicon, RelevanceClassifier
 from models.relevance_eval import (
+    CURVE_SHARES,
     Counts,
     LabelledPost,
     error_listing,
@@ -21,6 +23,7 @@ from models.relevance_eval import (
     load_labelled,
     report_markdown,
     split_of,
+    wilson,
 )
 from models.trained import TrainConfig, needs_model
 
@@ -226,6 +229,39 @@ def test_model_cv_section(data_dir: Path, labels_dir: Path, clf: RelevanceClassi
         assert f"| all | {half} |" in md
     for o in report.model:
         assert (o.proba is None) == (not needs_model(clf.classify_text(o.row.text)))
+
+
+def test_learning_curve_section(data_dir: Path, labels_dir: Path, clf: RelevanceClassifier) -> None:
+    lab = load_labelled(labels_dir, data_dir)
+    assert evaluate(lab, clf, TrainConfig(folds=2)).curve == ()
+    report = evaluate(lab, clf, TrainConfig(folds=2, seed=3), curve_seeds=2)
+    assert [p.share for p in report.curve] == list(CURVE_SHARES)
+    assert all(len(p.proba) == 2 for p in report.curve)
+    # the full share with the report's own seed is the cross-validation above
+    whole = report.curve[-1].proba[0]
+    assert np.array_equal(
+        whole, [np.nan if o.proba is None else o.proba for o in report.model], equal_nan=True
+    )
+    md = report_markdown(report, at_recall=0.5)
+    start = md.index("#### Learning curve")
+    curve = md[start : md.index("#### TEST", start)]
+    assert "over fold seeds 3 to 4" in curve
+    assert "| share of labels | all TEST | all DEV | all ALL |" in curve
+    for share in ("0.25", "0.5", "0.75", "1"):
+        assert f"\n| {share} | " in curve
+
+
+def test_tables_give_wilson_intervals(
+    data_dir: Path, labels_dir: Path, clf: RelevanceClassifier
+) -> None:
+    lab = load_labelled(labels_dir, data_dir)
+    md = report_markdown(evaluate(lab, clf))
+    assert "| precision 95 % | recall 95 % |" in md
+    low, high = wilson(3, 4)
+    assert 0.0 < low < 0.75 < high < 1.0
+    assert wilson(0, 5)[0] == 0.0 and wilson(5, 5)[1] == 1.0
+    wide, narrow = wilson(22, 41), wilson(220, 410)
+    assert wide[1] - wide[0] > 2.5 * (narrow[1] - narrow[0])
 
 
 def test_labelled_lines_are_posts_with_labels(data_dir: Path, labels_dir: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ from models.trained import (
     fit_logistic,
     lexicon_fingerprint,
     needs_model,
+    out_of_fold,
     stratified_folds,
+    stratified_share,
     train,
 )
 
@@ -310,6 +313,25 @@ def test_cross_validated_figures_are_worse_than_training_fit_on_noise(
     y = result.data.y
     cv_acc = float((result.cv.relevant == y).mean())
     assert cv_acc < 0.75
+
+
+def test_out_of_fold_share_trains_on_fewer_rows_of_each_class(
+    clf: RelevanceClassifier, examples: list[Example]
+) -> None:
+    config = TrainConfig(folds=3, seed=2)
+    data = TrainingSet.build(examples, clf, Featurizer(config.features, clf.lexicon))
+    whole = out_of_fold(data, config, seed=2)
+    assert np.array_equal(whole, cross_validate(data, config).proba, equal_nan=True)
+    part = out_of_fold(data, config, seed=2, share=0.4)
+    assert np.array_equal(np.isnan(part), ~data.gated)  # the scored folds are whole
+    assert not np.allclose(part[data.gated], whole[data.gated])
+    assert np.array_equal(part, out_of_fold(data, config, seed=2, share=0.4), equal_nan=True)
+    kept = stratified_share(data.y, 0.4, seed=2)
+    for cls in (True, False):
+        assert kept[data.y == cls].sum() == math.ceil(0.4 * (data.y == cls).sum())
+    for bad in (0.0, 1.5):
+        with pytest.raises(ConfigError, match="share"):
+            stratified_share(data.y, bad, seed=0)
 
 
 def test_min_recall_trades_precision_for_recall(
