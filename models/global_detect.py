@@ -218,14 +218,16 @@ class GlobalDetector:
             self.baseline.learn(slot, y, lam, every, not warm, shift)
         elif self.open is None and not significant:
             block_p = upper_tail(y, lam, self.baseline.dispersions()) * len(self.block_ids)
-            hot = (block_p < cfg.alpha) & (y >= cfg.min_authors)
+            quiet = ~((block_p < cfg.alpha) & (y >= cfg.min_authors) & warm)
             # the tail of a change: fast, downwards too
-            self.baseline.learn(slot, y, lam, ~(hot & warm), not warm, shift if lasting else None)
+            self.baseline.learn(slot, y, lam, quiet, not warm, shift if lasting else None)
             num, den = self.total_disp
             decay = 0.5 ** (1 / cfg.baseline.half_life_windows)
-            # from the whole total (the trimmed one is biased low by its selection), and
-            # only once past the warm-up (before, the residuals show the prior)
-            total, mean = float(y.sum()), float(lam.sum())
+            # from the total of the blocks that are not significant on their own (a local
+            # outage is no spread of the national total; the trimmed total would be biased
+            # low by its selection of the largest excesses every window), and only once
+            # past the warm-up (before, the residuals show the prior)
+            total, mean = float(y[quiet].sum()), float(lam[quiet].sum())
             fresh = [(total - mean) ** 2 - total, mean**2] if warm else [0.0, 0.0]
             self.total_disp = [decay * num + fresh[0], decay * den + fresh[1]]
         else:

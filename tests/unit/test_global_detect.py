@@ -94,6 +94,20 @@ def test_an_outage_in_one_zone_is_left_to_the_zone_detectors() -> None:
     assert _run(_detector(trim_blocks=1), 90, {w: local for w in range(60, 70)}) == []
 
 
+def test_a_local_outage_does_not_deafen_it_to_a_later_rise_everywhere() -> None:
+    # The local outage is trimmed from the test; it must not be learned as the national
+    # total's own spread either (it was: the rise everywhere two hours later went unseen).
+    local = np.zeros(len(REGIONS), dtype=int)
+    local[:4] = 15  # a big outage confined to zone z0 for an hour
+    extra = {w: local for w in range(60, 72)}
+    extra |= {w: np.full(len(REGIONS), 1) for w in range(96, 104)}  # +1 everywhere
+    for seed in (1, 2, 3):
+        alerts = _run(_detector(trim_blocks=1), 130, extra, seed=seed)
+        late = [a for a in alerts if a.status == "opened" and a.detected_at_ms > T0 + 72 * W]
+        assert len(late) == 1, seed
+        assert T0 + 97 * W <= late[0].detected_at_ms <= T0 + 99 * W, seed
+
+
 def test_nothing_in_quiet_data_or_warm_up() -> None:
     assert _run(_detector(), 200, {}, seed=2) == []
     early = {w: np.full(len(REGIONS), 3) for w in range(5, 10)}
