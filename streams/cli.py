@@ -14,7 +14,7 @@ from models.errors import ConfigError, GroundswellError, InvalidRecord
 from models.formats import decode_raw
 from models.records import dumps
 from models.timeutil import ms_from_iso
-from streams.files import REPLAY_BATCH
+from streams.files import REPLAY_BATCH, check_files
 from streams.settings import Settings, env_name
 
 if TYPE_CHECKING:
@@ -164,6 +164,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from streams.kafka_io import count_lines
 
     settings = _settings(args)
+    check_files([("INPUT", args.input), *settings.input_files()], args.out)
     stages = _stages(settings)
     lines = tqdm(
         iter_lines(args.input),
@@ -257,7 +258,9 @@ def cmd_locate(args: argparse.Namespace) -> int:
     from streams.chain import iter_lines
     from streams.files import line_records
 
-    stages = _stages(_settings(args))
+    settings = _settings(args)
+    check_files([("INPUT", args.input), *settings.input_files()], args.out)
+    stages = _stages(settings)
     regions, locator = stages.regions, stages.locator
     methods: dict[str, int] = {}
     rejected: dict[str, int] = {}

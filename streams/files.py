@@ -14,11 +14,13 @@ True
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from models.errors import InvalidRecord
+from models.errors import ConfigError, InvalidRecord
 from models.records import dumps, loads
 
 
@@ -188,3 +190,29 @@ def line_records(line: bytes) -> list[bytes]:
     for a batch), else the line itself."""
     rec = DumpRecord.from_line(line)
     return [line] if rec is None else rec.records()
+
+
+def check_files(
+    inputs: Iterable[tuple[str, str | None]], out: str, out_option: str = "--out"
+) -> None:
+    """Refuse, before a command opens anything, an output that is one of its inputs
+    (``(option, path)`` pairs, None skipped) by any path, symbolic or hard link: writing
+    it would destroy the input. The error names ``out_option``.
+
+    >>> check_files([("INPUT", "posts.jsonl")], "./posts.jsonl")
+    Traceback (most recent call last):
+    ...
+    models.errors.ConfigError: --out='./posts.jsonl': is the INPUT file; write elsewhere
+    """
+    for option, path in inputs:
+        if path is not None and _same_file(path, out):
+            raise ConfigError(out_option, out, f"is the {option} file; write elsewhere")
+
+
+def _same_file(a: str, b: str) -> bool:
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either one does not exist (yet)
+        return False

@@ -19,7 +19,7 @@ from models.formats import decode_raw, load_raw, normalize_raw
 from models.records import Post, dumps
 from models.relevance import Relevance, RelevanceClassifier
 from models.trained import Example, TrainConfig, TrainedRelevance, needs_model, train
-from streams.files import line_records
+from streams.files import check_files, line_records
 from streams.settings import Settings
 
 _SHOW_BAD = 20  # bad lines reported one by one; the rest only counted
@@ -103,6 +103,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from streams.chain import relevance_stage
 
     settings = Settings.from_env().with_overrides(relevance_model=args.model)
+    check_files([("INPUT", args.input), *settings.input_files()], args.out)
     stage = relevance_stage(settings)
     lines = _Lines(args.input, "classify")
     posts = relevant = 0
@@ -174,7 +175,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from streams.chain import lexicon_classifier
 
     config = _train_config(args)
-    classifier = lexicon_classifier(Settings.from_env())
+    settings = Settings.from_env()
+    check_files([("LABELLED", args.labelled), *settings.input_files()], args.out)
+    classifier = lexicon_classifier(settings)
     examples, lines = read_labelled(args.labelled)
     result = train(examples, classifier, config)
     result.model.save(args.out)

@@ -33,7 +33,7 @@ from models.errors import ConfigError, InvalidRecord
 from models.global_detect import ALL_REGIONS
 from models.records import SEVERITIES, Alert, RelevantPost, loads
 from models.timeutil import iso_from_ms
-from streams.files import message_value
+from streams.files import check_files, message_value
 
 MAP_WIDTH = 960
 """Width of the map's viewBox; heights follow the region set's shape."""
@@ -816,9 +816,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from streams.cli import _settings
 
     started = time.perf_counter()
+    settings = _settings(args)
+    inputs = [("ALERTS", args.alerts), ("--posts", args.posts), *settings.input_files()]
+    check_files(inputs, args.out)
     alerts = read_alerts(args.alerts)
     summaries = fold_alerts(alerts)
-    settings = _settings(args)
     regions = load_regions(settings)
     series = None
     if args.posts:

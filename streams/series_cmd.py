@@ -15,6 +15,7 @@ from typing import Any
 
 from models.errors import ConfigError, InvalidRecord
 from models.series import score_series
+from streams.files import check_files
 
 
 def _times(column: Any) -> tuple[list[int], bool]:
@@ -35,6 +36,7 @@ def _times(column: Any) -> tuple[list[int], bool]:
 def cmd_detect_series(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    check_files([("SERIES", args.series)], args.out)
     try:
         frame = pd.read_csv(args.series)
     except (OSError, ValueError) as exc:

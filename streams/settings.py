@@ -184,6 +184,20 @@ class Settings:
         ):
             raise ConfigError(env_name("country_bias"), self.country_bias, "a 2-letter ISO code")
 
+    def input_files(self) -> list[tuple[str, str]]:
+        """(variable, path) of every file these settings name for reading: the regions'
+        inputs, the history, the relevance model and the brand lexicon."""
+        from geo.spec import RegionSpec
+
+        spec = RegionSpec.parse(self.regions, env_name("regions")) if self.regions else None
+        files = [(env_name("regions"), p) for p in (spec.input_files() if spec else ())]
+        files += [
+            (env_name(name), getattr(self, name))
+            for name in ("history", "relevance_model", "brands")
+            if getattr(self, name)
+        ]
+        return files
+
     def gazetteer_detail(self) -> tuple[str, ...]:
         """Countries whose small towns the gazetteer holds: ``gazetteer_countries`` and the
         ``country_bias``."""

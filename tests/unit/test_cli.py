@@ -123,3 +123,53 @@ def test_regions_info_and_locate(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert {r["locate_method"] for r in rows} >= {"coordinates", "place", "unlocated"}
     with_coords = [r for r in rows if r["lon"] is not None]
     assert all(r["region_id"] is not None for r in with_coords)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["classify", "{input}"],
+        ["locate", "{input}"],
+        ["backtest", "{input}"],
+        ["report", "{input}"],
+        ["report", "{other}", "--posts", "{input}"],
+        ["relevance", "train", "{input}"],
+        ["detect-series", "{input}", "--time-col", "t", "--value-col", "v"],
+    ],
+)
+@pytest.mark.parametrize("link", ["same", "relative", "symlink", "hardlink"])
+def test_an_output_that_is_an_input_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], link: str
+) -> None:
+    src = tmp_path / "in.jsonl"
+    content = b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:00:00Z"}\n'
+    src.write_bytes(content)
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(content)
+    out = {
+        "same": src,
+        "relative": tmp_path / ".." / tmp_path.name / "in.jsonl",
+        "symlink": tmp_path / "link.jsonl",
+        "hardlink": tmp_path / "hard.jsonl",
+    }[link]
+    if link == "symlink":
+        out.symlink_to(src)
+    elif link == "hardlink":
+        out.hardlink_to(src)
+    argv = [a.format(input=src, other=other) for a in command]
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out=" in err and "write elsewhere" in err
+    assert src.read_bytes() == content
+
+
+def test_an_output_that_is_the_region_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", "--seed", "3", "--out", str(tmp_path)]) == 0
+    regions = tmp_path / "regions.geojson"
+    before = regions.read_bytes()
+    posts = str(tmp_path / "posts.jsonl")
+    assert main(["locate", posts, "--regions", str(regions), "--out", str(regions)]) == 2
+    assert "is the GROUNDSWELL_REGIONS file" in capsys.readouterr().err
+    assert regions.read_bytes() == before
