@@ -110,6 +110,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from streams.topics import RAW
 
     settings = _settings(args)
+    check_files([("FILE", args.file)])
     topic = args.topic or settings.topic(RAW)
     speed = None if args.max else args.speed
     stats = asyncio.run(
@@ -136,6 +137,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
     from streams.kafka_io import dump
 
     settings = _settings(args)
+    if args.out != "-":
+        check_files([], args.out)
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
     try:
         n = asyncio.run(
@@ -202,6 +205,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.evaluate import evaluate, read_alerts, read_truth
 
+    check_files([("--alerts", args.alerts), ("--truth", args.truth), ("--regions", args.regions)])
     neighbours = None
     if args.regions:
         from geo.regions import RegionSet

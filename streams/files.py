@@ -193,20 +193,38 @@ def line_records(line: bytes) -> list[bytes]:
 
 
 def check_files(
-    inputs: Iterable[tuple[str, str | None]], out: str, out_option: str = "--out"
+    inputs: Iterable[tuple[str, str | None]], out: str | None = None, out_option: str = "--out"
 ) -> None:
-    """Refuse, before a command opens anything, an output that is one of its inputs
-    (``(option, path)`` pairs, None skipped) by any path, symbolic or hard link: writing
-    it would destroy the input. The error names ``out_option``.
+    """Refuse, before a command opens anything, an input (``(option, path)`` pairs, None
+    skipped) that cannot be read, and an output in a folder that does not exist or that
+    is one of the inputs by any path, symbolic or hard link (writing it would destroy
+    the input). The error names the option (``out_option`` for the output).
 
-    >>> check_files([("INPUT", "posts.jsonl")], "./posts.jsonl")
+    >>> check_files([("INPUT", __file__)], __file__)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    models.errors.ConfigError: --out='./posts.jsonl': is the INPUT file; write elsewhere
+    models.errors.ConfigError: --out='...files.py': is the INPUT file; write elsewhere
+    >>> check_files([], "nope/alerts.jsonl")
+    Traceback (most recent call last):
+    ...
+    models.errors.ConfigError: --out='nope/alerts.jsonl': no such folder: nope
     """
     for option, path in inputs:
-        if path is not None and _same_file(path, out):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(option, path, f"cannot read: {exc.strerror}") from None
+        if out is not None and _same_file(path, out):
             raise ConfigError(out_option, out, f"is the {option} file; write elsewhere")
+    if out is not None:
+        folder = Path(out).parent
+        if not folder.is_dir():
+            raise ConfigError(out_option, out, f"no such folder: {folder}")
+        if Path(out).is_dir():
+            raise ConfigError(out_option, out, "is a folder")
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -224,8 +224,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.learning_curve < 0:
         raise ConfigError("--learning-curve", args.learning_curve, "must be >= 0")
     config = _train_config(args) if args.model_cv or args.learning_curve else None
+    if args.out:
+        check_files([], args.out)
     if args.export_labelled:
         _outside_repository(args.export_labelled, "--export-labelled")
+        check_files([], args.export_labelled, "--export-labelled")
     labelled = load_labelled(args.labels, args.data)
     for problem in labelled.problems[:_SHOW_BAD]:
         print(f"label problem: {problem}", file=sys.stderr)

@@ -824,8 +824,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     regions = load_regions(settings)
     series = None
     if args.posts:
-        if not Path(args.posts).is_file():
-            raise ConfigError("--posts", args.posts, "file not found")
         stages = Stages(settings, regions)
         posts = [
             p for p in relevant_stream(stages, iter_lines(args.posts)) if not isinstance(p, int)

@@ -173,3 +173,53 @@ def test_an_output_that_is_the_region_file_is_refused(
     assert main(["locate", posts, "--regions", str(regions), "--out", str(regions)]) == 2
     assert "is the GROUNDSWELL_REGIONS file" in capsys.readouterr().err
     assert regions.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (["classify", "{missing}", "--out", "{out}"], "INPUT"),
+        (["locate", "{missing}", "--out", "{out}"], "INPUT"),
+        (["backtest", "{missing}", "--out", "{out}"], "INPUT"),
+        (["report", "{input}", "--posts", "{missing}", "--out", "{out}"], "--posts"),
+        (["relevance", "train", "{missing}", "--out", "{out}"], "LABELLED"),
+        (["evaluate", "--alerts", "{missing}", "--truth", "{input}"], "--alerts"),
+        (["evaluate", "--alerts", "{input}", "--truth", "{missing}"], "--truth"),
+        (["replay", "{missing}"], "FILE"),
+        (["classify", "{input}", "--out", "{nowhere}"], "--out"),
+        (["locate", "{input}", "--out", "{nowhere}"], "--out"),
+        (["backtest", "{input}", "--out", "{nowhere}"], "--out"),
+        (["report", "{input}", "--out", "{nowhere}"], "--out"),
+        (["dump", "alerts", "--out", "{nowhere}"], "--out"),
+        (["relevance", "evaluate", "--out", "{nowhere}"], "--out"),
+        (
+            [
+                "detect-series",
+                "{input}",
+                "--time-col",
+                "t",
+                "--value-col",
+                "v",
+                "--out",
+                "{nowhere}",
+            ],
+            "--out",
+        ),
+        (["classify", "{input}", "--out", "{folder}"], "--out"),
+    ],
+)
+def test_a_missing_input_or_output_folder_stops_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], named: str
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:00:00Z"}\n')
+    paths = {
+        "input": src,
+        "missing": tmp_path / "missing.jsonl",
+        "out": tmp_path / "out.jsonl",
+        "nowhere": tmp_path / "no" / "out.jsonl",
+        "folder": tmp_path,
+    }
+    assert main([a.format(**paths) for a in command]) == 2
+    assert f"{named}=" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
