@@ -8,7 +8,7 @@ through Kafka and ``groundswell backtest`` on the same file give the same alerts
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -372,11 +372,16 @@ Stream = list[RelevantPost | int]
 
 
 def relevant_stream(
-    stages: Stages, lines: Iterable[bytes], counts: BacktestResult | None = None
+    stages: Stages,
+    lines: Iterable[bytes],
+    counts: BacktestResult | None = None,
+    reject: Callable[[InvalidRecord], None] | None = None,
 ) -> Stream:
     """The chain up to detection over raw lines (or dump lines), in order, with one source
     partition; at the end the watermark is flushed to the latest event time seen, exactly
-    as ``groundswell replay`` does through Kafka. ``counts`` is filled in on the way."""
+    as ``groundswell replay`` does through Kafka. ``counts`` is filled in on the way, and
+    each record refused (what a worker dead-letters) is passed to ``reject`` as it is
+    met, with its reason."""
     counts = counts if counts is not None else BacktestResult(alerts=[])
     origin = stages.origin()
     items: Stream = []
@@ -384,8 +389,10 @@ def relevant_stream(
         counts.lines += 1
         for record in line_records(line):
             out = origin.process(record)
-            for reason, _detail, _data in out.rejected:
+            for reason, detail, _data in out.rejected:
                 counts.rejected[reason] = counts.rejected.get(reason, 0) + 1
+                if reject is not None:
+                    reject(InvalidRecord(reason, detail))
             for post in out.posts:
                 counts.posts += 1
                 rp = stages.relevant(post)
@@ -453,11 +460,15 @@ def run_detector(stream: Stream, detector: Detector) -> list[Alert]:
     return alerts
 
 
-def backtest(stages: Stages, lines: Iterable[bytes]) -> BacktestResult:
+def backtest(
+    stages: Stages, lines: Iterable[bytes], reject: Callable[[InvalidRecord], None] | None = None
+) -> BacktestResult:
     """Run the whole chain offline over raw lines: the same alerts as a replay through
-    Kafka of the same lines."""
+    Kafka of the same lines (records refused passed to ``reject``, as in
+    :func:`relevant_stream`)."""
     result = BacktestResult(alerts=[])
-    result.alerts = run_detector(relevant_stream(stages, lines, result), Detection(stages))
+    stream = relevant_stream(stages, lines, result, reject)
+    result.alerts = run_detector(stream, Detection(stages))
     return result
 
 

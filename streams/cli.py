@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.errors import ConfigError, GroundswellError, InvalidRecord
-from models.formats import decode_raw
+from models.errors import ConfigError, GroundswellError
 from models.records import dumps
 from models.timeutil import ms_from_iso
-from streams.files import REPLAY_BATCH, check_files
+from streams.files import REPLAY_BATCH, InputLines, check_files, count_lines
 from streams.settings import Settings, env_name
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ def _positive_int(text: str) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from streams.chain import iter_lines
-    from streams.kafka_io import count_lines, replay
+    from streams.kafka_io import replay
     from streams.topics import RAW
 
     settings = _settings(args)
@@ -161,32 +160,22 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from streams.chain import backtest, iter_lines
-    from streams.kafka_io import count_lines
+    from streams.chain import backtest
 
     settings = _settings(args)
     check_files([("INPUT", args.input), *settings.input_files()], args.out)
     stages = _stages(settings)
-    lines = tqdm(
-        iter_lines(args.input),
-        total=count_lines(args.input),
-        unit="line",
-        disable=None,
-        desc="backtest",
-    )
-    result = backtest(stages, lines)
+    lines = InputLines(args.input, "backtest")
+    result = backtest(stages, lines, lines.reject)
     with open(args.out, "wb") as fh:
         for alert in result.alerts:
             fh.write(dumps(alert.to_wire()) + b"\n")
-    rejected = ", ".join(f"{k}: {v}" for k, v in sorted(result.rejected.items())) or "none"
     print(
         f"{result.lines} lines, {result.posts} posts, {result.relevant} relevant, "
-        f"{len(result.alerts)} alert events -> {args.out}; rejected: {rejected}",
+        f"{len(result.alerts)} alert events -> {args.out}; {lines.summary()}",
         file=sys.stderr,
     )
-    return 0
+    return 1 if lines.bad else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -259,37 +248,27 @@ def cmd_regions_info(args: argparse.Namespace) -> int:
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
-    from streams.chain import iter_lines
-    from streams.files import line_records
-
     settings = _settings(args)
     check_files([("INPUT", args.input), *settings.input_files()], args.out)
     stages = _stages(settings)
     regions, locator = stages.regions, stages.locator
+    lines = InputLines(args.input, "locate")
     methods: dict[str, int] = {}
-    rejected: dict[str, int] = {}
     with open(args.out, "wb") as out:
-        for record in (r for line in iter_lines(args.input) for r in line_records(line)):
-            try:
-                posts = decode_raw(record)
-            except InvalidRecord as exc:
-                rejected[exc.reason] = rejected.get(exc.reason, 0) + 1
-                continue
-            for post in posts:
-                where = locator.locate(post)
-                methods[where.method] = methods.get(where.method, 0) + 1
-                row = post.to_wire()
-                row.update(
-                    region_id=where.region_id,
-                    locate_method=where.method,
-                    locate_confidence=where.confidence,
-                    region_name=regions.name(where.region_id) if where.region_id else None,
-                )
-                out.write(dumps(row) + b"\n")
+        for post in lines.posts():
+            where = locator.locate(post)
+            methods[where.method] = methods.get(where.method, 0) + 1
+            row = post.to_wire()
+            row.update(
+                region_id=where.region_id,
+                locate_method=where.method,
+                locate_confidence=where.confidence,
+                region_name=regions.name(where.region_id) if where.region_id else None,
+            )
+            out.write(dumps(row) + b"\n")
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(methods.items()))
-    bad = ", ".join(f"{k}: {v}" for k, v in sorted(rejected.items())) or "none"
-    print(f"located -> {args.out}; {summary}; rejected: {bad}", file=sys.stderr)
-    return 0
+    print(f"located -> {args.out}; {summary}; {lines.summary()}", file=sys.stderr)
+    return 1 if lines.bad else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""Dump lines: one Kafka message per JSON line, bytes kept exactly.
+"""Files the commands read and write: dump lines, the lines of an input file (bad ones
+reported with their number), and the checks made before a command opens any.
 
-``key`` and ``value`` are written as text when they are UTF-8, else as base64 in
-``key_b64`` / ``value_b64``; headers likewise. Reading a line back gives the same bytes,
-so dump -> replay -> dump round-trips.
+A dump line is one Kafka message per JSON line, bytes kept exactly. ``key`` and ``value``
+are written as text when they are UTF-8, else as base64 in ``key_b64`` / ``value_b64``;
+headers likewise. Reading a line back gives the same bytes, so dump -> replay -> dump
+round-trips.
 
 >>> rec = DumpRecord("t", 0, 5, 1700000000000, b"k", b'{"a":1}', ((b"reason", b"x"),))
 >>> DumpRecord.from_line(rec.to_line()) == rec
@@ -15,13 +17,15 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from models.errors import ConfigError, InvalidRecord
-from models.records import dumps, loads
+from models.formats import decode_raw
+from models.records import Post, dumps, loads
 
 
 def _put(out: dict[str, Any], name: str, data: bytes | None) -> None:
@@ -234,3 +238,67 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:  # either one does not exist (yet)
         return False
+
+
+SHOW_BAD = 20
+"""Bad lines of an input file reported one by one; the rest are only counted."""
+
+
+def count_lines(path: str) -> int:
+    """Non-empty lines of a file."""
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+class InputLines:
+    """The non-empty lines of an input file, stripped, with a progress bar. A line found
+    bad is reported as ``FILE:N: reason`` (the first :data:`SHOW_BAD`) and counted;
+    Twitter notices that are not posts (such as deletions) are counted but are not bad."""
+
+    def __init__(self, path: str, desc: str) -> None:
+        self.path = path
+        self.desc = desc
+        self.number = 0  # of the line read last
+        self.bad = 0
+        self.notices = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        from tqdm import tqdm
+
+        with (
+            open(self.path, "rb") as fh,
+            tqdm(total=count_lines(self.path), unit="line", disable=None, desc=self.desc) as bar,
+        ):
+            for n, line in enumerate(fh, 1):
+                line = line.strip()
+                if line:
+                    self.number = n
+                    yield line
+                    bar.update(1)
+
+    def reject(self, exc: InvalidRecord) -> None:
+        """Report and count the line read last as bad (a notice is only counted)."""
+        from tqdm import tqdm
+
+        if exc.reason == "not a post":
+            self.notices += 1
+            return
+        self.bad += 1
+        if self.bad <= SHOW_BAD:
+            tqdm.write(f"{self.path}:{self.number}: {exc}", file=sys.stderr)
+
+    def posts(self) -> Iterator[Post]:
+        """The posts of every record of the lines (a dump line's message may carry
+        several), in any supported format; a record that cannot be read is rejected."""
+        for line in self:
+            for record in line_records(line):
+                try:
+                    found = decode_raw(record)
+                except InvalidRecord as exc:
+                    self.reject(exc)
+                    continue
+                yield from found
+
+    def summary(self) -> str:
+        more = f" ({self.bad - SHOW_BAD} not shown)" if self.bad > SHOW_BAD else ""
+        return f"{self.bad} bad line(s){more}, {self.notices} notice(s) that are not posts"

@@ -319,8 +319,3 @@ async def consume_group(
             await consumer.commit({TopicPartition(m.topic, m.partition): m.offset + 1})
     finally:
         await consumer.stop()
-
-
-def count_lines(path: str) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip())

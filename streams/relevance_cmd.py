@@ -10,59 +10,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from models.errors import ConfigError, InvalidRecord
-from models.formats import decode_raw, load_raw, normalize_raw
+from models.formats import load_raw, normalize_raw
 from models.records import Post, dumps
 from models.relevance import Relevance, RelevanceClassifier
 from models.trained import Example, TrainConfig, TrainedRelevance, needs_model, train
-from streams.files import check_files, line_records
+from streams.files import SHOW_BAD, InputLines, check_files
 from streams.settings import Settings
 
-_SHOW_BAD = 20  # bad lines reported one by one; the rest only counted
 _LABEL_KEYS = ("relevant", "category", "dataset", "event")  # not part of a post
-
-
-class _Lines:
-    """Numbered non-empty lines of a file with a tqdm bar; bad ones reported and counted."""
-
-    def __init__(self, path: str, desc: str) -> None:
-        self.path = path
-        self.desc = desc
-        self.bad = 0
-        self.notices = 0
-
-    def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        from tqdm import tqdm
-
-        from streams.kafka_io import count_lines
-
-        with (
-            open(self.path, "rb") as fh,
-            tqdm(total=count_lines(self.path), unit="line", disable=None, desc=self.desc) as bar,
-        ):
-            for n, line in enumerate(fh, 1):
-                line = line.strip()
-                if line:
-                    yield n, line
-                    bar.update(1)
-
-    def reject(self, n: int, exc: InvalidRecord) -> None:
-        from tqdm import tqdm
-
-        if exc.reason == "not a post":
-            self.notices += 1
-            return
-        self.bad += 1
-        if self.bad <= _SHOW_BAD:
-            tqdm.write(f"{self.path}:{n}: {exc}", file=sys.stderr)
-
-    def summary(self) -> str:
-        more = f" ({self.bad - _SHOW_BAD} not shown)" if self.bad > _SHOW_BAD else ""
-        return f"{self.bad} bad line(s){more}, {self.notices} notice(s) that are not posts"
 
 
 def relevance_fields(verdict: Relevance, proba: float | None, explain: bool) -> dict[str, Any]:
@@ -105,22 +65,16 @@ def cmd_classify(args: argparse.Namespace) -> int:
     settings = Settings.from_env().with_overrides(relevance_model=args.model)
     check_files([("INPUT", args.input), *settings.input_files()], args.out)
     stage = relevance_stage(settings)
-    lines = _Lines(args.input, "classify")
+    lines = InputLines(args.input, "classify")
     posts = relevant = 0
     with open(args.out, "wb") as out:
-        for n, record in ((n, r) for n, line in lines for r in line_records(line)):
-            try:
-                found = decode_raw(record)
-            except InvalidRecord as exc:
-                lines.reject(n, exc)
-                continue
-            for post in found:
-                verdict, proba = _explain(stage, post)
-                row = post.to_wire()
-                row.update(relevance_fields(verdict, proba, args.explain))
-                out.write(dumps(row) + b"\n")
-                posts += 1
-                relevant += verdict.relevant
+        for post in lines.posts():
+            verdict, proba = _explain(stage, post)
+            row = post.to_wire()
+            row.update(relevance_fields(verdict, proba, args.explain))
+            out.write(dumps(row) + b"\n")
+            posts += 1
+            relevant += verdict.relevant
     print(f"{posts} posts, {relevant} relevant -> {args.out}; {lines.summary()}", file=sys.stderr)
     return 1 if lines.bad else 0
 
@@ -135,16 +89,16 @@ def _label(obj: Any) -> tuple[bool, Any]:
     return bool(value), {k: v for k, v in obj.items() if k not in _LABEL_KEYS}
 
 
-def read_labelled(path: str) -> tuple[list[Example], _Lines]:
+def read_labelled(path: str) -> tuple[list[Example], InputLines]:
     """The examples of a LABELLED JSON-lines file (bad lines reported and counted)."""
-    lines = _Lines(path, "read")
+    lines = InputLines(path, "read")
     examples: list[Example] = []
-    for n, line in lines:
+    for line in lines:
         try:
             relevant, obj = _label(load_raw(line))
             posts = normalize_raw(obj)
         except InvalidRecord as exc:
-            lines.reject(n, exc)
+            lines.reject(exc)
             continue
         examples += [Example(p.text, relevant, p.lang, p.author) for p in posts]
     return examples, lines
@@ -230,7 +184,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _outside_repository(args.export_labelled, "--export-labelled")
         check_files([], args.export_labelled, "--export-labelled")
     labelled = load_labelled(args.labels, args.data)
-    for problem in labelled.problems[:_SHOW_BAD]:
+    for problem in labelled.problems[:SHOW_BAD]:
         print(f"label problem: {problem}", file=sys.stderr)
     if args.export_labelled:
         with open(args.export_labelled, "wb") as fh:

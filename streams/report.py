@@ -33,7 +33,7 @@ from models.errors import ConfigError, InvalidRecord
 from models.global_detect import ALL_REGIONS
 from models.records import SEVERITIES, Alert, RelevantPost, loads
 from models.timeutil import iso_from_ms
-from streams.files import check_files, message_value
+from streams.files import InputLines, check_files, message_value
 
 MAP_WIDTH = 960
 """Width of the map's viewBox; heights follow the region set's shape."""
@@ -812,7 +812,7 @@ def render_report(
 def cmd_report(args: argparse.Namespace) -> int:
     import time
 
-    from streams.chain import Stages, iter_lines, load_regions, relevant_stream
+    from streams.chain import Stages, load_regions, relevant_stream
     from streams.cli import _settings
 
     started = time.perf_counter()
@@ -822,22 +822,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     alerts = read_alerts(args.alerts)
     summaries = fold_alerts(alerts)
     regions = load_regions(settings)
-    series = None
+    series = lines = None
     if args.posts:
         stages = Stages(settings, regions)
-        posts = [
-            p for p in relevant_stream(stages, iter_lines(args.posts)) if not isinstance(p, int)
-        ]
-        series = window_series(posts, summaries, stages.window_ms)
+        lines = InputLines(args.posts, "posts")
+        stream = relevant_stream(stages, lines, reject=lines.reject)
+        series = window_series(
+            [p for p in stream if not isinstance(p, int)], summaries, stages.window_ms
+        )
     page = render_report(alerts, regions, series, title=args.title, source=Path(args.alerts).name)
     Path(args.out).write_text(page, encoding="utf-8")
+    posts = f"; {args.posts}: {lines.summary()}" if lines else ""
     print(
         f"{len(summaries)} alerts ({len(alerts)} events), {len(regions)} regions "
         f"-> {args.out} ({len(page.encode()) / 1024:.0f} KiB in "
-        f"{time.perf_counter() - started:.1f} s)",
+        f"{time.perf_counter() - started:.1f} s){posts}",
         file=sys.stderr,
     )
-    return 0
+    return 1 if lines and lines.bad else 0
 
 
 def add_report_command(sub: Any, regions_opts: Callable[[argparse.ArgumentParser], None]) -> None:

@@ -223,3 +223,28 @@ def test_a_missing_input_or_output_folder_stops_before_anything_runs(
     assert main([a.format(**paths) for a in command]) == 2
     assert f"{named}=" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+BAD_LINES = [
+    b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:00:00Z"}',
+    b"",
+    b'{"id": "3", "text": ',  # line 3: broken JSON
+    b'{"delete": {"status": {"id_str": "4"}}}',  # a notice, not a post
+    b'{"id": "5", "text": "no 4G", "created_at": "yesterday"}',  # line 5: bad time
+    b'{"id": "6", "text": "wifi down", "created_at": "2024-03-04T09:01:00Z"}',
+]
+
+
+@pytest.mark.parametrize("command", ["backtest", "locate"])
+def test_bad_lines_are_reported_with_their_numbers_and_the_run_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(BAD_LINES) + b"\n")
+    out = tmp_path / "out.jsonl"
+    assert main([command, str(src), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{src}:3: invalid json" in err and f"{src}:5: invalid created_at" in err
+    assert "2 bad line(s), 1 notice(s) that are not posts" in err
+    if command == "locate":
+        assert [loads(line)["id"] for line in out.read_bytes().splitlines()] == ["1", "6"]

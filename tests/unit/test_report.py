@@ -529,3 +529,17 @@ def test_chromium_renders_the_demo_report(
     width, height = _png_size(png)
     assert width == 1280 and height > 900
     assert png.stat().st_size > 50_000
+
+
+def test_bad_lines_of_the_posts_are_reported_with_their_numbers(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    posts = tmp_path / "posts.jsonl"
+    lines = (demo / "posts.jsonl").read_bytes().splitlines()
+    posts.write_bytes(b"\n".join([lines[0], b'{"id": "x", "text": ', *lines[1:]]) + b"\n")
+    out = tmp_path / "report.html"
+    alerts = str(demo / "alerts.jsonl")
+    assert main(["report", alerts, "--posts", str(posts), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{posts}:2: invalid json" in err and "1 bad line(s)" in err
+    assert out.read_bytes() == (demo / "report.html").read_bytes()
