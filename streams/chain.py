@@ -8,7 +8,8 @@ through Kafka and ``groundswell backtest`` on the same file give the same alerts
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from models.relevance import Brands, Lexicon, RelevanceClassifier
 from models.scenario import build_demo
 from models.trained import RelevanceModel, TrainedRelevance
 from models.watermark import MinClock, OriginClock, TickGate
-from streams.files import line_records
+from streams.files import InputLines, line_records
 from streams.settings import Settings, env_name
 
 UNLOCATED_ZONE = "unlocated"
@@ -97,9 +98,12 @@ class Stages:
         self._author_key = settings.author_key.encode()
         self._history: dict[str, list[RelevantPost]] = {}
         if settings.history:
-            for item in relevant_stream(self, iter_lines(settings.history)):
+            lines = InputLines(settings.history, "history")
+            for item in relevant_stream(self, lines, reject=lines.reject):
                 if not isinstance(item, int):
                     self._history.setdefault(item.zone_id, []).append(item)
+            if lines.bad:
+                print(f"{settings.history}: {lines.summary()}", file=sys.stderr)
 
     def author_hash(self, post: Post) -> str:
         """The author's pseudonym: posts reach this stage through :meth:`origin`, which has
@@ -385,14 +389,23 @@ def relevant_stream(
     counts = counts if counts is not None else BacktestResult(alerts=[])
     origin = stages.origin()
     items: Stream = []
+
+    def refused(reason: str, detail: str) -> None:
+        counts.rejected[reason] = counts.rejected.get(reason, 0) + 1
+        if reject is not None:
+            reject(InvalidRecord(reason, detail))
+
     for line in lines:
         counts.lines += 1
-        for record in line_records(line):
+        try:
+            records = line_records(line)
+        except InvalidRecord as exc:  # a malformed dump line
+            refused(exc.reason, exc.detail)
+            continue
+        for record in records:
             out = origin.process(record)
             for reason, detail, _data in out.rejected:
-                counts.rejected[reason] = counts.rejected.get(reason, 0) + 1
-                if reject is not None:
-                    reject(InvalidRecord(reason, detail))
+                refused(reason, detail)
             for post in out.posts:
                 counts.posts += 1
                 rp = stages.relevant(post)
@@ -470,12 +483,3 @@ def backtest(
     stream = relevant_stream(stages, lines, result, reject)
     result.alerts = run_detector(stream, Detection(stages))
     return result
-
-
-def iter_lines(path: str) -> Iterator[bytes]:
-    """Non-empty lines of a JSON-lines file, as bytes."""
-    with open(path, "rb") as fh:
-        for line in fh:
-            line = line.strip()
-            if line:
-                yield line

@@ -104,7 +104,6 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from streams.chain import iter_lines
     from streams.kafka_io import replay
     from streams.topics import RAW
 
@@ -112,24 +111,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     check_files([("FILE", args.file)])
     topic = args.topic or settings.topic(RAW)
     speed = None if args.max else args.speed
+    lines = InputLines(args.file, "replay", progress=False)  # replay shows its own
     stats = asyncio.run(
         replay(
             settings.bootstrap,
             topic,
-            iter_lines(args.file),
+            lines,
             speed=speed,
             flush=not args.no_flush and topic == settings.topic(RAW),
             total=count_lines(args.file),
             auth=settings.kafka_auth(),
             batch=args.batch if topic == settings.topic(RAW) else 1,
+            reject=lines.reject,
         )
     )
+    bad = f"; {lines.summary()}" if lines.bad else ""
     print(
         f"replayed {stats.lines} lines in {stats.messages} messages to {topic} "
-        f"in {stats.seconds:.1f} s",
+        f"in {stats.seconds:.1f} s{bad}",
         file=sys.stderr,
     )
-    return 0
+    return 1 if lines.bad else 0
 
 
 def cmd_dump(args: argparse.Namespace) -> int:

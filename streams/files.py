@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.errors import ConfigError, InvalidRecord
+from models.errors import ConfigError, InvalidRecord, describe
 from models.formats import decode_raw
 from models.records import Post, dumps, loads
 
@@ -39,11 +39,38 @@ def _put(out: dict[str, Any], name: str, data: bytes | None) -> None:
         out[name + "_b64"] = base64.b64encode(data).decode("ascii")
 
 
-def _get(obj: dict[str, Any], name: str) -> bytes | None:
-    if obj.get(name + "_b64") is not None:
-        return base64.b64decode(obj[name + "_b64"])
+def _bad(detail: str) -> InvalidRecord:
+    return InvalidRecord("invalid dump line", detail)
+
+
+def _get(obj: Mapping[str, Any], name: str) -> bytes | None:
+    encoded = obj.get(name + "_b64")
+    if encoded is not None:
+        try:
+            return base64.b64decode(encoded, validate=True)
+        except (TypeError, ValueError):  # binascii.Error is a ValueError
+            raise _bad(f"{name}_b64 is not base64 text: {describe(encoded)}") from None
     text = obj.get(name)
-    return None if text is None else str(text).encode("utf-8")
+    if text is not None and not isinstance(text, str):
+        raise _bad(f"{name} is not text: {describe(text)}")
+    return None if text is None else text.encode("utf-8")
+
+
+def _int(obj: Mapping[str, Any], name: str) -> int:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(f"{name} is not an integer: {describe(value)}")
+    return value
+
+
+def _headers(value: Any) -> tuple[tuple[bytes, bytes], ...]:
+    if not value:
+        return ()
+    if not isinstance(value, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("key"), str) for h in value
+    ):
+        raise _bad(f"headers are not a list of {{key, value}} objects: {describe(value)}")
+    return tuple((h["key"].encode(), _get(h, "value") or b"") for h in value)
 
 
 @dataclass(frozen=True)
@@ -80,7 +107,15 @@ class DumpRecord:
 
     @classmethod
     def from_line(cls, line: bytes) -> DumpRecord | None:
-        """The record of a dump line, or None when the line is not a dump line."""
+        """The record of a dump line, or None when the line is not a dump line; a dump
+        line with a field of the wrong kind raises :class:`InvalidRecord` ("invalid dump
+        line").
+
+        >>> DumpRecord.from_line(b'{"partition": "x", "offset": 0, "value": "{}"}')
+        Traceback (most recent call last):
+        ...
+        models.errors.InvalidRecord: invalid dump line: partition is not an integer: 'x'
+        """
         if b'"offset"' not in line:  # as `dump` writes it; most lines are posts: skip parsing
             return None
         try:
@@ -91,15 +126,15 @@ class DumpRecord:
             return None
         if "value" not in obj and "value_b64" not in obj:
             return None
-        headers: Sequence[dict[str, Any]] = obj.get("headers") or ()
+        timestamp = obj.get("timestamp")
         return cls(
             topic=str(obj.get("topic", "")),
-            partition=int(obj["partition"]),
-            offset=int(obj["offset"]),
-            timestamp_ms=obj.get("timestamp"),
+            partition=_int(obj, "partition"),
+            offset=_int(obj, "offset"),
+            timestamp_ms=None if timestamp is None else _int(obj, "timestamp"),
             key=_get(obj, "key"),
             value=_get(obj, "value"),
-            headers=tuple((str(h["key"]).encode(), _get(h, "value") or b"") for h in headers),
+            headers=_headers(obj.get("headers")),
         )
 
 
@@ -251,13 +286,15 @@ def count_lines(path: str) -> int:
 
 
 class InputLines:
-    """The non-empty lines of an input file, stripped, with a progress bar. A line found
-    bad is reported as ``FILE:N: reason`` (the first :data:`SHOW_BAD`) and counted;
-    Twitter notices that are not posts (such as deletions) are counted but are not bad."""
+    """The non-empty lines of an input file, stripped, with a progress bar (unless
+    ``progress`` is false). A line found bad is reported as ``FILE:N: reason`` (the first
+    :data:`SHOW_BAD`) and counted; Twitter notices that are not posts (such as deletions)
+    are counted but are not bad."""
 
-    def __init__(self, path: str, desc: str) -> None:
+    def __init__(self, path: str, desc: str, progress: bool = True) -> None:
         self.path = path
         self.desc = desc
+        self.progress = progress
         self.number = 0  # of the line read last
         self.bad = 0
         self.notices = 0
@@ -267,7 +304,12 @@ class InputLines:
 
         with (
             open(self.path, "rb") as fh,
-            tqdm(total=count_lines(self.path), unit="line", disable=None, desc=self.desc) as bar,
+            tqdm(
+                total=count_lines(self.path) if self.progress else None,
+                unit="line",
+                disable=None if self.progress else True,
+                desc=self.desc,
+            ) as bar,
         ):
             for n, line in enumerate(fh, 1):
                 line = line.strip()
@@ -291,7 +333,12 @@ class InputLines:
         """The posts of every record of the lines (a dump line's message may carry
         several), in any supported format; a record that cannot be read is rejected."""
         for line in self:
-            for record in line_records(line):
+            try:
+                records = line_records(line)
+            except InvalidRecord as exc:
+                self.reject(exc)
+                continue
+            for record in records:
                 try:
                     found = decode_raw(record)
                 except InvalidRecord as exc:

@@ -46,11 +46,17 @@ class Outgoing:
     lines: int = 1
 
 
-def _outgoing(lines: Iterable[bytes], parts: list[int], batch: int) -> Iterator[Outgoing]:
+def _outgoing(
+    lines: Iterable[bytes],
+    parts: list[int],
+    batch: int,
+    reject: Callable[[InvalidRecord], None] | None = None,
+) -> Iterator[Outgoing]:
     """The messages for ``lines``: dump lines as they were; consecutive raw lines ``batch``
     at a time (at most :data:`BATCH_BYTES`; a blank line or one holding a newline alone),
     the messages to the partitions in turn, each stamped with the latest event time the
-    workers keep in it."""
+    workers keep in it. A malformed dump line is passed to ``reject`` (raised without
+    one) and not sent."""
     # the workers' rule for which posts move time (none late here)
     origin = Origin(MAX_EVENT_MS, 1)
     turn = 0
@@ -61,7 +67,18 @@ def _outgoing(lines: Iterable[bytes], parts: list[int], batch: int) -> Iterator[
         line, rec = item
         return "raw" if rec is None and b"\n" not in line and line.strip() else object()
 
-    for _, items in groupby(((line, DumpRecord.from_line(line)) for line in lines), run_of):
+    def parsed() -> Iterator[tuple[bytes, DumpRecord | None]]:
+        for line in lines:
+            try:
+                rec = DumpRecord.from_line(line)
+            except InvalidRecord as exc:
+                if reject is None:
+                    raise
+                reject(exc)
+                continue
+            yield line, rec
+
+    for _, items in groupby(parsed(), run_of):
         group = iter(items)  # read once: its first item, then the rest
         first, rec = next(group)
         if rec is not None:
@@ -91,8 +108,10 @@ async def replay(
     total: int | None = None,
     auth: KafkaAuth = PLAINTEXT,
     batch: int = 1,
+    reject: Callable[[InvalidRecord], None] | None = None,
 ) -> ReplayStats:
-    """Send file lines to ``topic`` in order; ``speed`` paces by event time (None: max).
+    """Send file lines to ``topic`` in order; ``speed`` paces by event time (None: max);
+    a malformed dump line goes to ``reject`` (raised without one), unsent.
 
     Raw lines keep their order, ``batch`` lines to a message (one at a time when paced),
     stamped with their posts' event time (never later than now: brokers refuse timestamps
@@ -118,7 +137,7 @@ async def replay(
         first_event: int | None = None
         pending = []
         bar = tqdm(lines, total=total, unit="line", disable=None, desc=f"replay {topic}")
-        for msg in _outgoing(bar, parts, 1 if speed is not None else batch):
+        for msg in _outgoing(bar, parts, 1 if speed is not None else batch, reject):
             if msg.posts_ms:
                 stats.watermark_ms = max(stats.watermark_ms or 0, *msg.posts_ms)
             if speed is not None and msg.timestamp_ms is not None:

@@ -248,3 +248,42 @@ def test_bad_lines_are_reported_with_their_numbers_and_the_run_goes_on(
     assert "2 bad line(s), 1 notice(s) that are not posts" in err
     if command == "locate":
         assert [loads(line)["id"] for line in out.read_bytes().splitlines()] == ["1", "6"]
+
+
+MALFORMED_DUMP = [
+    b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:01:01Z", "author": "u1"}',
+    b'{"topic":"t","partition":"x","offset":0,"timestamp":null,"value":"{}","headers":[]}',
+    b'{"topic":"t","partition":0,"offset":1,"value":null,"value_b64":"!!!notbase64"}',
+    b'{"topic":"t","partition":0,"offset":2,"value":"{}","headers":"x"}',
+    b'{"id": "5", "text": "wifi down", "created_at": "2024-03-04T09:02:00Z", "author": "u5"}',
+]
+
+
+@pytest.mark.parametrize("command", ["classify", "backtest", "locate"])
+def test_malformed_dump_lines_are_bad_lines_and_the_run_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    src = tmp_path / "dump.jsonl"
+    src.write_bytes(b"\n".join(MALFORMED_DUMP) + b"\n")
+    out = tmp_path / "out.jsonl"
+    assert main([command, str(src), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    for n in (2, 3, 4):
+        assert f"{src}:{n}: invalid dump line" in err
+    assert "3 bad line(s)" in err
+    if command != "backtest":
+        assert [loads(line)["id"] for line in out.read_bytes().splitlines()] == ["1", "5"]
+
+
+def test_malformed_dump_lines_in_the_history_are_reported_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = tmp_path / "history.jsonl"
+    history.write_bytes(b"\n".join(MALFORMED_DUMP) + b"\n")
+    monkeypatch.setenv("GROUNDSWELL_HISTORY", str(history))
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(MALFORMED_DUMP[-1] + b"\n")
+    assert main(["backtest", str(src), "--out", str(tmp_path / "out.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert f"{history}:3: invalid dump line: value_b64 is not base64" in err
+    assert f"{history}: 3 bad line(s)" in err
