@@ -4,7 +4,8 @@ Every converter builds a native wire dict and hands it to :meth:`Post.from_wire`
 validation lives in one place. :func:`native_post` reads the common native shape in one
 pass and declines everything else to that path (a property test holds it to the same
 answers). Anything malformed raises
-:class:`~models.errors.InvalidRecord` with a short, stable reason.
+:class:`~models.errors.InvalidRecord` with a short, stable reason; a bad tweet of a
+Twitter v2 response whose other tweets are good is refused alone (:class:`Decoded`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import html
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, NamedTuple, cast
 
 import msgspec
 
@@ -24,6 +25,7 @@ from models.records import (
     SCHEMA_VERSION,
     Post,
     Private,
+    dumps,
     event_ms,
     loads,
 )
@@ -49,19 +51,30 @@ _PARAGRAPH = re.compile(r"</p>\s*<p(?:\s[^<>]*)?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^<>]*>")
 
 
-def decode_raw(data: bytes) -> list[Post]:
+class Decoded(NamedTuple):
+    """The posts of one raw record, and the parts of it refused alone: a bad tweet of a
+    Twitter v2 response whose other tweets are good, as its error and the response with
+    that tweet alone in ``data`` (a record of its own, for the dead-letter topic). A
+    record of which nothing can be used raises :class:`InvalidRecord` instead."""
+
+    posts: list[Post]
+    refused: list[tuple[InvalidRecord, bytes]]
+
+
+def decode_raw(data: bytes) -> Decoded:
     """Posts from one raw record (a Kafka value or a file line) in any supported format
     (:func:`native_post` first, then :func:`load_raw` and :func:`normalize_raw`).
 
-    >>> [p.text for p in decode_raw(b'{"id": 7, "text": "no 4G", "created_at": 1708594200000}')]
-    ['no 4G']
+    >>> decoded = decode_raw(b'{"id": 7, "text": "no 4G", "created_at": 1708594200000}')
+    >>> [p.text for p in decoded.posts], decoded.refused
+    (['no 4G'], [])
     >>> decode_raw(b'{"delete": {"status": {"id_str": "7"}}}')
     Traceback (most recent call last):
     ...
     models.errors.InvalidRecord: not a post: twitter v1.1 delete notice
     """
     post = native_post(data)
-    return [post] if post is not None else normalize_raw(load_raw(data))
+    return Decoded([post], []) if post is not None else normalize_raw(load_raw(data))
 
 
 _Field = Annotated[str, msgspec.Meta(max_length=MAX_FIELD_CHARS)]
@@ -166,9 +179,9 @@ def detect_format(obj: object) -> str:
     raise InvalidRecord("unknown format", "keys: " + ", ".join(sorted(map(str, keys))[:10]))
 
 
-def normalize_raw(obj: object, private: Private | None = None) -> list[Post]:
-    """Posts from a decoded JSON value, ``private`` applied to each (``Post.from_wire``);
-    raises only :class:`InvalidRecord`."""
+def normalize_raw(obj: object, private: Private | None = None) -> Decoded:
+    """Posts from a decoded JSON value, ``private`` applied to each (``Post.from_wire``),
+    and the parts refused alone (see :class:`Decoded`); raises only :class:`InvalidRecord`."""
     fmt = detect_format(obj)
     try:
         return _CONVERTERS[fmt](cast(Mapping[str, Any], obj), private)
@@ -237,8 +250,8 @@ def _html_text(content: Any) -> Any:
 # --- converters -------------------------------------------------------------------------
 
 
-def _from_native(obj: Mapping[str, Any], private: Private | None) -> list[Post]:
-    return [Post.from_wire(obj, private)]
+def _from_native(obj: Mapping[str, Any], private: Private | None) -> Decoded:
+    return Decoded([Post.from_wire(obj, private)], [])
 
 
 def _v1_text(status: Mapping[str, Any]) -> Any:
@@ -247,7 +260,7 @@ def _v1_text(status: Mapping[str, Any]) -> Any:
     )
 
 
-def _from_twitter_v1(obj: Mapping[str, Any], private: Private | None) -> list[Post]:
+def _from_twitter_v1(obj: Mapping[str, Any], private: Private | None) -> Decoded:
     notice = next((k for k in _V1_NOTICES if k in obj), None)
     if notice is not None and "user" not in obj:
         raise InvalidRecord("not a post", f"twitter v1.1 {notice} notice")
@@ -271,7 +284,7 @@ def _from_twitter_v1(obj: Mapping[str, Any], private: Private | None) -> list[Po
             "in_reply_to_status_id",
         ),
     }
-    return [Post.from_wire(wire, private)]
+    return Decoded([Post.from_wire(wire, private)], [])
 
 
 def _index(includes: Mapping[str, Any], key: str) -> dict[str, Mapping[str, Any]]:
@@ -320,7 +333,9 @@ def _v2_tweet(
     return Post.from_wire(wire, private)
 
 
-def _from_twitter_v2(obj: Mapping[str, Any], private: Private | None) -> list[Post]:
+def _from_twitter_v2(obj: Mapping[str, Any], private: Private | None) -> Decoded:
+    """The good tweets of a response, each bad one refused alone; a response without a
+    good tweet is refused whole, for its first bad one."""
     data = obj.get("data")
     if isinstance(data, Mapping):
         data = [data]
@@ -330,16 +345,25 @@ def _from_twitter_v2(obj: Mapping[str, Any], private: Private | None) -> list[Po
         raise InvalidRecord("not a post", "twitter v2 response with empty data")
     raw_includes = _obj(obj, "includes")
     includes = {k: _index(raw_includes, k) for k in ("users", "places", "tweets")}
-    posts = []
+    posts: list[Post] = []
+    bad: list[tuple[InvalidRecord, Any]] = []
     for n, tweet in enumerate(data):
         try:
             posts.append(_v2_tweet(tweet, includes, private))
         except InvalidRecord as exc:
-            raise InvalidRecord(exc.reason, f"data[{n}]: {exc.detail}") from None
-    return posts
+            bad.append((InvalidRecord(exc.reason, f"data[{n}]: {exc.detail}"), tweet))
+    if not posts:
+        raise bad[0][0]
+    refused = []
+    for error, tweet in bad:
+        try:
+            refused.append((error, dumps({**obj, "data": [tweet]})))
+        except TypeError:  # nested deeper than JSON is written: refused whole, as read
+            raise error from None
+    return Decoded(posts, refused)
 
 
-def _from_mastodon(obj: Mapping[str, Any], private: Private | None) -> list[Post]:
+def _from_mastodon(obj: Mapping[str, Any], private: Private | None) -> Decoded:
     account, reblog = _obj(obj, "account"), _obj(obj, "reblog")
     acct = _id(account.get("acct"), "account")
     wire = {
@@ -352,10 +376,10 @@ def _from_mastodon(obj: Mapping[str, Any], private: Private | None) -> list[Post
         "is_repost": obj.get("reblog") is not None,
         "reply_to": _id(obj.get("in_reply_to_id"), "in_reply_to_id"),
     }
-    return [Post.from_wire(wire, private)]
+    return Decoded([Post.from_wire(wire, private)], [])
 
 
-_CONVERTERS: dict[str, Callable[[Mapping[str, Any], Private | None], list[Post]]] = {
+_CONVERTERS: dict[str, Callable[[Mapping[str, Any], Private | None], Decoded]] = {
     "native": _from_native,
     "twitter_v1": _from_twitter_v1,
     "twitter_v2": _from_twitter_v2,

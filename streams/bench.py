@@ -74,7 +74,7 @@ def run(runs: int, seeds: int) -> list[tuple[str, float, float]]:
     stages = Stages(settings, load_regions(settings))
     per_seed = [[dumps(p.to_wire()) for p in build_demo(seed=s).posts] for s in range(1, seeds + 1)]
     lines = [line for part in per_seed for line in part]
-    posts = [p for line in lines for p in decode_raw(line)]
+    posts = [p for line in lines for p in decode_raw(line).posts]
 
     def decode() -> int:
         for line in lines:

@@ -269,7 +269,8 @@ class Origin:
                 self.clock.flush(Watermark.from_wire(obj).watermark_ms)
                 posts = []
             else:
-                posts = normalize_raw(obj, self.private)
+                posts, parts = normalize_raw(obj, self.private)  # parts: refused alone
+                out.rejected += [(exc.reason, exc.detail, part) for exc, part in parts]
             for post in posts:
                 refused = self._reason(post)
                 if refused is None:

@@ -340,11 +340,13 @@ class InputLines:
                 continue
             for record in records:
                 try:
-                    found = decode_raw(record)
+                    posts, refused = decode_raw(record)
                 except InvalidRecord as exc:
                     self.reject(exc)
                     continue
-                yield from found
+                for error, _part in refused:
+                    self.reject(error)
+                yield from posts
 
     def summary(self) -> str:
         more = f" ({self.bad - SHOW_BAD} not shown)" if self.bad > SHOW_BAD else ""

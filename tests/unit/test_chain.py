@@ -169,6 +169,20 @@ def test_a_jump_in_time_costs_its_first_post() -> None:
     assert kept.tick_ms == later - W  # the watermark follows: 59 s before ``later``, quantised
 
 
+def test_a_bad_tweet_is_refused_alone_and_the_others_of_its_response_kept() -> None:
+    tweets = [
+        {"id": str(i), "text": "no signal", "created_at": T + i, "author_id": "a"}
+        for i in (1, 2, 3)
+    ]
+    tweets[1]["created_at"] = "yesterday"
+    response = {"data": tweets, "includes": {"users": [{"id": "a", "location": "Milano"}]}}
+    out = Origin(60_000, W).process(dumps(response))
+    assert [(p.id, p.place) for p in out.posts] == [("1", "Milano"), ("3", "Milano")]
+    ((reason, detail, data),) = out.rejected  # the dead letter: that tweet's response alone
+    assert reason == "invalid created_at" and detail.startswith("data[1]")
+    assert orjson.loads(data) == {**response, "data": [tweets[1]]}
+
+
 def test_authors_and_contact_details_are_masked_at_normalization() -> None:
     settings = Settings(author_key="k1")
     stages = Stages(settings, load_regions(settings))

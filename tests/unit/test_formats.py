@@ -126,8 +126,8 @@ MASTODON: dict[str, Any] = {
 
 
 def one(obj: Any) -> Post:
-    posts = normalize_raw(obj)
-    assert len(posts) == 1
+    posts, refused = normalize_raw(obj)
+    assert len(posts) == 1 and refused == []
     return posts[0]
 
 
@@ -179,7 +179,7 @@ def test_native_maps_every_field() -> None:
         is_repost=False,
         reply_to=None,
     )
-    assert decode_raw(orjson.dumps(post.to_wire())) == [post]
+    assert decode_raw(orjson.dumps(post.to_wire())) == ([post], [])
 
 
 def test_native_epoch_ms_and_nul_stripped() -> None:
@@ -189,7 +189,7 @@ def test_native_epoch_ms_and_nul_stripped() -> None:
 
 def test_decode_raw_accepts_bom() -> None:
     line = b"\xef\xbb\xbf" + orjson.dumps(NATIVE)
-    assert decode_raw(line)[0].id == "gs-0001"
+    assert decode_raw(line).posts[0].id == "gs-0001"
 
 
 # --- Twitter v1.1 -----------------------------------------------------------------------
@@ -268,7 +268,8 @@ def test_twitter_v1_notices_are_not_posts(notice: dict[str, Any]) -> None:
 
 
 def test_twitter_v2_maps_every_field() -> None:
-    reply, repost, long_tweet = normalize_raw(TWITTER_V2)
+    (reply, repost, long_tweet), refused = normalize_raw(TWITTER_V2)
+    assert refused == []
     assert reply == Post(
         id="1760000000000000101",
         text="Mobile data down across Porto, calls only. Anyone else? #outage",
@@ -311,13 +312,27 @@ def test_twitter_v2_single_object_data_without_includes() -> None:
     assert post.place is None
 
 
-def test_twitter_v2_one_bad_tweet_rejects_the_record() -> None:
+def test_twitter_v2_one_bad_tweet_is_refused_alone() -> None:
     obj = copy.deepcopy(TWITTER_V2)
-    del obj["data"][2]["created_at"]
+    del obj["data"][1]["created_at"]
+    posts, refused = normalize_raw(obj)
+    assert [p.id for p in posts] == ["1760000000000000101", "1760000000000000103"]
+    ((error, part),) = refused
+    assert error.reason == "missing created_at" and error.detail.startswith("data[1]")
+    # the part is the response with that tweet alone: refused whole again, for the same reason
+    assert orjson.loads(part) == {**obj, "data": [obj["data"][1]]}
+    with pytest.raises(InvalidRecord, match="missing created_at"):
+        decode_raw(part)
+
+
+def test_twitter_v2_without_a_good_tweet_is_refused_whole() -> None:
+    obj = copy.deepcopy(TWITTER_V2)
+    for tweet in obj["data"]:
+        tweet["created_at"] = "yesterday"
     with pytest.raises(InvalidRecord) as info:
         normalize_raw(obj)
-    assert info.value.reason == "missing created_at"
-    assert info.value.detail.startswith("data[2]")
+    assert info.value.reason == "invalid created_at"
+    assert info.value.detail.startswith("data[0]")
 
 
 # --- Mastodon ---------------------------------------------------------------------------
@@ -478,12 +493,13 @@ JSON = st.recursive(
 
 def check(data: bytes) -> None:
     try:
-        posts = decode_raw(data)
+        posts, refused = decode_raw(data)
     except InvalidRecord:
         return
     assert isinstance(posts, list)
     assert posts
     assert all(isinstance(p, Post) for p in posts)
+    assert all(isinstance(e, InvalidRecord) and isinstance(b, bytes) for e, b in refused)
 
 
 @settings(max_examples=400, deadline=None)
@@ -551,9 +567,11 @@ NATIVE_ODD = (
 
 def general_path(data: bytes, private: Private | None) -> list[Post] | tuple[str, str]:
     try:
-        return normalize_raw(load_raw(data), private)
+        posts, refused = normalize_raw(load_raw(data), private)
     except InvalidRecord as exc:
         return exc.reason, exc.detail
+    assert refused == []  # a native record is one post
+    return posts
 
 
 @settings(max_examples=600, deadline=None)

@@ -604,9 +604,10 @@ class Chain:
             if reason not in REASONS or not isinstance(detail, str):
                 tally.problems.append(f"{kind}: unlisted reason {reason!r} ({detail[:80]!r})")
         if bad:
-            if len(out.rejected) != 1 or out.posts or bad[0][2] != data:
+            whole = len(out.rejected) == 1 and not out.posts and bad[0][2] == data
+            if not whole and not all(self.alone(reason, part) for reason, _, part in bad):
                 tally.problems.append(
-                    f"{kind}: rejected but not once with its bytes: {data[:80]!r}"
+                    f"{kind}: rejected neither once with its bytes nor in parts: {data[:80]!r}"
                 )
         elif not out.posts and not late and not control:
             tally.problems.append(f"{kind}: record vanished: {data[:80]!r}")
@@ -629,6 +630,12 @@ class Chain:
             )
         if spent > tally.worst.get(kind, (-1.0, b""))[0]:
             tally.worst[kind] = (spent, data)
+
+    def alone(self, reason: str, part: bytes) -> bool:
+        """Whether a part refused alone (a bad tweet of a response with good ones) is a
+        record of its own, refused whole again for the same reason."""
+        again = self.stages.origin().process(part)
+        return not again.posts and [(r[0], r[2]) for r in again.rejected] == [(reason, part)]
 
     def finish(self) -> Tally:
         tick = self.origin.finish()

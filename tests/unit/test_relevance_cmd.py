@@ -123,6 +123,20 @@ def test_classify_clean_input_exits_0_and_explains(
     assert "model_proba" not in row and row["reply"] is False
 
 
+def test_classify_keeps_the_good_tweets_of_a_response_with_a_bad_one(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = orjson.loads(twitter_v2(1, ["no signal", "wifi down", "internet down"]))
+    response["data"][1]["created_at"] = "yesterday"
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(native(0, "hello") + b"\n" + orjson.dumps(response) + b"\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["classify", str(src), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{src}:2: invalid created_at: data[1]" in err and "1 bad line(s)" in err
+    assert [loads(line)["id"] for line in out.read_bytes().splitlines()] == ["0", "1", "3"]
+
+
 def test_classify_with_a_model(
     model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

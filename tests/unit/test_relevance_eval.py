@@ -270,7 +270,7 @@ def test_labelled_lines_are_posts_with_labels(data_dir: Path, labels_dir: Path) 
     assert len(lines) == len(lab.rows)
     first = loads(lines[0])
     assert {"relevant", "category", "dataset", "text", "id"} <= first.keys()
-    posts = decode_raw(lines[0])
+    posts = decode_raw(lines[0]).posts
     assert posts[0].text == lab.rows[0].text and posts[0].lang == lab.rows[0].lang
     crisis = next(r for r in lab.rows if r.id == "3001")
     assert crisis.post().created_at_ms == 946_684_800_000  # not a Twitter id: placeholder
