@@ -183,6 +183,8 @@ class RegionSet:
         weight_property: str | None = None,
         edge_tolerance_deg: float = DEFAULT_EDGE_TOLERANCE_DEG,
         encoding: str = "utf-8",
+        setting: str = "regions",
+        options: Mapping[str, str] | None = None,
     ) -> RegionSet:
         """Load a GeoJSON FeatureCollection of Polygon/MultiPolygon features (WGS84).
 
@@ -190,27 +192,30 @@ class RegionSet:
         ``name_property`` or else :data:`NAME_PROPERTIES`. Invalid geometries are
         repaired with ``shapely.make_valid`` and non-polygonal or empty features are
         skipped, each with a :class:`RegionDataWarning`. Any unusable file raises
-        ``ConfigError(setting="regions", value=path, ...)``.
+        ``ConfigError(setting=setting, value=path, ...)``; one that does not suit an
+        option (``encoding``, ``id_property``, ``name_property``, ``weight_property``)
+        names instead the setting ``options`` gives for it, with its value.
         """
         where = os.fspath(path)
         try:
             with open(where, "rb") as fh:
                 raw = fh.read()
         except FileNotFoundError:
-            raise ConfigError("regions", where, "file not found") from None
+            raise ConfigError(setting, where, "file not found") from None
         except OSError as exc:
-            raise ConfigError("regions", where, f"cannot read file: {exc.strerror}") from None
+            raise ConfigError(setting, where, f"cannot read file: {exc.strerror}") from None
+        bad_encoding = _option_fail(options, "encoding", encoding, setting, where)
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            problem = f"not {encoding} text (byte {exc.start}); pass encoding= if it is another"
-            raise ConfigError("regions", where, problem) from None
+            problem = f"not {encoding} text (byte {exc.start}); give its encoding if it is another"
+            raise bad_encoding(problem) from None
         except LookupError:
-            raise ConfigError("regions", where, f"unknown encoding {encoding!r}") from None
+            raise bad_encoding(f"unknown encoding {encoding!r}") from None
         try:
             obj = orjson.loads(text.removeprefix("\ufeff"))
         except orjson.JSONDecodeError as exc:
-            raise ConfigError("regions", where, f"not valid JSON: {exc}") from None
+            raise ConfigError(setting, where, f"not valid JSON: {exc}") from None
         return cls.from_mapping(
             obj,
             source=where,
@@ -218,6 +223,8 @@ class RegionSet:
             name_property=name_property,
             weight_property=weight_property,
             edge_tolerance_deg=edge_tolerance_deg,
+            setting=setting,
+            options=options,
         )
 
     @classmethod
@@ -230,6 +237,8 @@ class RegionSet:
         name_property: str | None = None,
         weight_property: str | None = None,
         edge_tolerance_deg: float = DEFAULT_EDGE_TOLERANCE_DEG,
+        setting: str = "regions",
+        options: Mapping[str, str] | None = None,
     ) -> RegionSet:
         """Like :meth:`from_geojson` for an already decoded FeatureCollection.
 
@@ -242,7 +251,7 @@ class RegionSet:
         """
 
         def fail(problem: str) -> ConfigError:
-            return ConfigError("regions", source, problem)
+            return ConfigError(setting, source, problem)
 
         if not isinstance(obj, Mapping) or obj.get("type") != "FeatureCollection":
             raise fail("not a GeoJSON FeatureCollection")
@@ -284,11 +293,17 @@ class RegionSet:
                 "lon/lat degrees; the file must be in WGS84 (EPSG:4326)"
             )
 
-        ids = _pick_ids([(pos, f, p) for pos, f, p, _ in kept], id_property, fail)
+        ids = _pick_ids(
+            [(pos, f, p) for pos, f, p, _ in kept],
+            id_property,
+            _option_fail(options, "id_property", id_property, setting, source),
+        )
+        bad_name = _option_fail(options, "name_property", name_property, setting, source)
+        bad_weight = _option_fail(options, "weight_property", weight_property, setting, source)
         regions: list[Region] = []
         for (pos, _feature, props, geom), region_id in zip(kept, ids, strict=True):
-            name = _pick_name(props, name_property, region_id, pos, fail)
-            weight = _pick_weight(props, weight_property, pos, fail)
+            name = _pick_name(props, name_property, region_id, pos, bad_name)
+            weight = _pick_weight(props, weight_property, pos, bad_weight)
             if not geom.is_valid:
                 reason = shapely.is_valid_reason(geom)
                 geom = polygonal(shapely.make_valid(geom))
@@ -596,6 +611,18 @@ def polygonal(geom: BaseGeometry) -> Polygon | MultiPolygon:
     if len(polys) == 1:
         return polys[0]
     return MultiPolygon(polys)
+
+
+def _option_fail(
+    options: Mapping[str, str] | None, key: str, value: str | None, setting: str, source: str
+) -> _Fail:
+    """Errors of a file that does not suit the option ``key`` set to ``value``: named by
+    the setting ``options`` gives for it, with the value; else (no such setting, or the
+    option unset) by ``setting``, with the file."""
+    name = (options or {}).get(key)
+    if name is None or value is None:
+        return lambda problem: ConfigError(setting, source, problem)
+    return lambda problem: ConfigError(name, value, f"{source}: {problem}")
 
 
 def _text_value(value: Any) -> str | None:

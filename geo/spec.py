@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -118,6 +118,7 @@ def load_region_set(
     cache: GeoCache | None = None,
     edge_tolerance_deg: float = DEFAULT_EDGE_TOLERANCE_DEG,
     setting: str = "regions",
+    options: Mapping[str, str] | None = None,
 ) -> RegionSet:
     """The region set a spec names, with weights.
 
@@ -125,6 +126,8 @@ def load_region_set(
     (Voronoi) or the areas' population (``admin1``); otherwise from the gazetteer's
     population when ``gazetteer`` is given (an instance or a factory), else 1. Built sets
     are cached in ``cache`` by the spec, the input files' bytes and the package versions.
+    Errors name ``setting``, or the setting ``options`` gives for the option a file does
+    not suit (see :meth:`RegionSet.from_geojson`).
     """
     if isinstance(spec, str):
         spec = RegionSpec.parse(spec, setting)
@@ -140,6 +143,8 @@ def load_region_set(
             weight_property=weight_property,
             edge_tolerance_deg=edge_tolerance_deg,
             encoding=encoding,
+            setting=setting,
+            options=options,
         )
         weighted = weight_property is not None
     else:

@@ -49,6 +49,10 @@ def load_regions(settings: Settings) -> RegionSet:
             gazetteer=lambda: gazetteer(settings),
             cache=GeoCache(settings.geo_cache_path()),
             setting=env_name("regions"),
+            options={
+                option: env_name("region_" + option)
+                for option in ("id_property", "name_property", "weight_property", "encoding")
+            },
         )
     return RegionSet.from_mapping(build_demo().regions)
 
@@ -61,8 +65,8 @@ def gazetteer(settings: Settings) -> Gazetteer:
 def lexicon_classifier(settings: Settings) -> RelevanceClassifier:
     """The lexicon classifier of ``settings.langs`` (every bundled language when empty)
     with the brand lexicon of ``settings.brands`` (the bundled one when empty)."""
-    langs = [x.strip() for x in settings.langs.split(",") if x.strip()] or None
-    return RelevanceClassifier(Lexicon.load(langs), Brands.load(settings.brands or None))
+    lexicon = Lexicon.load(settings.lexicon_langs())
+    return RelevanceClassifier(lexicon, Brands.load(settings.brands or None))
 
 
 def relevance_stage(settings: Settings) -> RelevanceClassifier | TrainedRelevance:

@@ -104,6 +104,7 @@ class Settings:
         if ":" not in self.bootstrap:
             raise ConfigError(env_name("bootstrap"), self.bootstrap, "must be HOST:PORT[,...]")
         self._check_geo()
+        self.lexicon_langs()
         self.kafka_auth().check()
         if self.brands:
             from models.relevance import Brands
@@ -197,6 +198,25 @@ class Settings:
             if getattr(self, name)
         ]
         return files
+
+    def lexicon_langs(self) -> list[str] | None:
+        """The bundled lexicons ``langs`` names, in order (None: every bundled one).
+
+        >>> Settings(langs="en, it").lexicon_langs()
+        ['en', 'it']
+        """
+        from models.relevance import Lexicon
+
+        langs = [x.strip() for x in self.langs.split(",") if x.strip()]
+        bundled = Lexicon.bundled()
+        for lang in langs:
+            if lang not in bundled:
+                raise ConfigError(
+                    env_name("langs"),
+                    self.langs,
+                    f"no bundled lexicon {lang!r} ({', '.join(bundled)})",
+                )
+        return langs or None
 
     def gazetteer_detail(self) -> tuple[str, ...]:
         """Countries whose small towns the gazetteer holds: ``gazetteer_countries`` and the

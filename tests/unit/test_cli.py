@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models.records import Alert, loads
+from models.records import Alert, dumps, loads
 from streams.cli import build_parser, main
 
 
@@ -287,3 +287,31 @@ def test_malformed_dump_lines_in_the_history_are_reported_at_start(
     err = capsys.readouterr().err
     assert f"{history}:3: invalid dump line: value_b64 is not base64" in err
     assert f"{history}: 3 bad line(s)" in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("GROUNDSWELL_REGION_ENCODING", "nope", "unknown encoding 'nope'"),
+        ("GROUNDSWELL_REGION_ENCODING", "ascii", "not ascii text"),
+        ("GROUNDSWELL_REGION_ID_PROPERTY", "code", "no usable id property 'code'"),
+        ("GROUNDSWELL_REGION_NAME_PROPERTY", "nom", "no usable name property 'nom'"),
+        ("GROUNDSWELL_REGION_WEIGHT_PROPERTY", "pop", "'pop' must be a number >= 0"),
+    ],
+)
+def test_a_region_option_the_file_does_not_suit_is_named(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    problem: str,
+) -> None:
+    square = {"type": "Polygon", "coordinates": [[[9, 45], [10, 45], [10, 46], [9, 45]]]}
+    feature = {"type": "Feature", "properties": {"id": "a", "name": "Città"}, "geometry": square}
+    regions = tmp_path / "regions.geojson"
+    regions.write_bytes(dumps({"type": "FeatureCollection", "features": [feature]}))
+    monkeypatch.setenv(variable, value)
+    assert main(["regions", "info", str(regions)]) == 2
+    err = capsys.readouterr().err
+    assert f"{variable}={value!r}: {regions}: " in err and problem in err

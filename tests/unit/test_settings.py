@@ -35,6 +35,7 @@ def test_defaults_and_env() -> None:
         ({"GROUNDSWELL_BOOTSTRAP": "nohostport"}, "GROUNDSWELL_BOOTSTRAP"),
         ({"GROUNDSWELL_REGIONS": "/no/such/file.geojson"}, "GROUNDSWELL_REGIONS"),
         ({"GROUNDSWELL_LOG_LEVEL": "loud"}, "GROUNDSWELL_LOG_LEVEL"),
+        ({"GROUNDSWELL_LANGS": "en,abc"}, "GROUNDSWELL_LANGS"),
         ({"GROUNDSWELL_CONFIG": "/no/such.toml"}, "GROUNDSWELL_CONFIG"),
         ({"GROUNDSWELL_METRICS_PORT": "70000"}, "GROUNDSWELL_METRICS_PORT"),
         ({"GROUNDSWELL_SECURITY_PROTOCOL": "TLS"}, "GROUNDSWELL_SECURITY_PROTOCOL"),
