@@ -17,6 +17,7 @@ models.errors.ConfigError: GROUNDSWELL_ALPHA='lots': must be a number
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import ssl
 import tomllib
@@ -81,6 +82,9 @@ class Settings:
     ssl_keyfile: str = ""
 
     def __post_init__(self) -> None:
+        for name, kind in _FIELD_TYPES.items():
+            if kind == "float" and not math.isfinite(getattr(self, name)):
+                raise ConfigError(env_name(name), getattr(self, name), "must be a finite number")
         positive = ("partitions", "replication", "zone_size", "window_s")
         for name in positive:
             if getattr(self, name) < 1:
