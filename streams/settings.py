@@ -360,20 +360,33 @@ def env_name(field_name: str) -> str:
 
 
 def _convert(name: str, value: Any) -> Any:
+    """``value`` as the setting's type, by the same rules whether it is text (the
+    environment, the command line) or a TOML value: an integer setting takes an integer
+    or its text, not a float; a number setting a number or its text; a text setting
+    only text.
+
+    >>> _convert("window_s", "300"), _convert("alpha", 1), _convert("bootstrap", "a:1")
+    (300, 1.0, 'a:1')
+    >>> _convert("partitions", 4.7)
+    Traceback (most recent call last):
+    ...
+    models.errors.ConfigError: GROUNDSWELL_PARTITIONS=4.7: must be an integer
+    """
     kind = _FIELD_TYPES.get(name)
     if kind is None:
         raise ConfigError(env_name(name), value, "unknown setting")
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(env_name(name), value, "must be text")
+        return value
+    what = "an integer" if kind == "int" else "a number"
+    allowed = (str, int) if kind == "int" else (str, int, float)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        raise ConfigError(env_name(name), value, f"must be {what}")
     try:
-        if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError
-            return int(value)
-        if kind == "float":
-            return float(value)
-    except (TypeError, ValueError):
-        what = "an integer" if kind == "int" else "a number"
+        return int(value) if kind == "int" else float(value)
+    except ValueError:
         raise ConfigError(env_name(name), value, f"must be {what}") from None
-    return str(value)
 
 
 def _read_secret(variable: str, path: str) -> str:

@@ -77,6 +77,37 @@ def test_config_file_and_precedence(tmp_path: Path) -> None:
     assert (s.window_s, s.alpha) == (120, 0.02)
 
 
+@pytest.mark.parametrize(
+    ("toml", "name", "problem"),
+    [
+        ("window_s = 300.9", "GROUNDSWELL_WINDOW_S", "must be an integer"),
+        ("partitions = 4.7", "GROUNDSWELL_PARTITIONS", "must be an integer"),
+        ("window_s = true", "GROUNDSWELL_WINDOW_S", "must be an integer"),
+        ("alpha = false", "GROUNDSWELL_ALPHA", "must be a number"),
+        ("alpha = [0.01]", "GROUNDSWELL_ALPHA", "must be a number"),
+        ('bootstrap = ["a:1", "b:2"]', "GROUNDSWELL_BOOTSTRAP", "must be text"),
+        ('langs = ["en", "it"]', "GROUNDSWELL_LANGS", "must be text"),
+        ("history = 2024-01-01", "GROUNDSWELL_HISTORY", "must be text"),
+        ("commit_interval_s = nan", "GROUNDSWELL_COMMIT_INTERVAL_S", "must be a finite number"),
+    ],
+)
+def test_config_file_values_follow_the_environment_rules(
+    tmp_path: Path, toml: str, name: str, problem: str
+) -> None:
+    cfg = tmp_path / "g.toml"
+    cfg.write_text(toml + "\n")
+    with pytest.raises(ConfigError, match=problem) as err:
+        Settings.from_env({"GROUNDSWELL_CONFIG": str(cfg)})
+    assert err.value.setting == name
+
+
+def test_config_file_numbers_as_numbers_or_text(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('window_s = "120"\nalpha = "0.01"\ncommit_interval_s = 3\n')
+    s = Settings.from_env({"GROUNDSWELL_CONFIG": str(cfg)})
+    assert (s.window_s, s.alpha, s.commit_interval_s) == (120, 0.01, 3.0)
+
+
 def test_config_file_unknown_key(tmp_path: Path) -> None:
     cfg = tmp_path / "g.toml"
     cfg.write_text("windw_s = 120\n")
