@@ -17,6 +17,7 @@ models.errors.ConfigError: GROUNDSWELL_ALPHA='lots': must be a number
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import ssl
@@ -136,8 +137,22 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings from ``env`` (default: the process environment); a secret may
         instead come from the file named by its variable plus ``_FILE``
-        (``GROUNDSWELL_SASL_PASSWORD_FILE``)."""
+        (``GROUNDSWELL_SASL_PASSWORD_FILE``). Any other ``GROUNDSWELL_`` variable, a
+        misspelt setting most likely, is refused (its value not shown: it may be a
+        secret), :data:`TOOL_VARIABLES` apart.
+
+        >>> Settings.from_env({"GROUNDSWELL_WINDOWS_S": "60"})
+        Traceback (most recent call last):
+        ...
+        models.errors.ConfigError: GROUNDSWELL_WINDOWS_S='(not shown)': not a setting; \
+did you mean GROUNDSWELL_WINDOW_S?
+        """
         env = os.environ if env is None else env
+        for name in env:
+            if name.startswith(PREFIX) and name not in _VARIABLES:
+                guess = difflib.get_close_matches(name, _VARIABLES, n=1)
+                hint = f"; did you mean {guess[0]}?" if guess else ""
+                raise ConfigError(name, "(not shown)", f"not a setting{hint}")
         values: dict[str, Any] = {}
         config_file = env.get(PREFIX + "CONFIG")
         if config_file:
@@ -266,6 +281,16 @@ class Settings:
 
 SECRETS = ("sasl_password", "author_key")
 """Settings never logged nor shown, which may also be read from a file (``..._FILE``)."""
+TOOL_VARIABLES = (
+    "GROUNDSWELL_KAFKA_PORT",
+    "GROUNDSWELL_KAFKA_CONTROLLER_PORT",
+    "GROUNDSWELL_KAFKA_START_TIMEOUT",
+    "GROUNDSWELL_KAFKA_STOP_TIMEOUT",
+    "GROUNDSWELL_KAFKA_BOOTSTRAP",
+    "GROUNDSWELL_REQUIRE_TOOLS",
+)
+"""Variables of the project's tools that are not settings and may share the environment:
+the local broker's (``deploy/kafka/kafka.sh``) and the test suite's."""
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN")
 
@@ -357,6 +382,15 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
 def env_name(field_name: str) -> str:
     return PREFIX + field_name.upper()
+
+
+_VARIABLES = (
+    *(env_name(name) for name in _FIELD_TYPES),
+    *(env_name(name) + "_FILE" for name in SECRETS),
+    PREFIX + "CONFIG",
+    *TOOL_VARIABLES,
+)
+"""Every ``GROUNDSWELL_`` variable the project reads."""
 
 
 def _convert(name: str, value: Any) -> Any:

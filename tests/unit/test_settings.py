@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,40 @@ def test_worker_data_folder_is_the_setting_or_the_user_cache(tmp_path: Path) -> 
     assert Settings(data_dir=str(tmp_path)).worker_data_path() == tmp_path
     default = Settings().worker_data_path()
     assert default.name == "worker" and default.parent.name == "groundswell"
+
+
+def test_an_unknown_groundswell_variable_is_refused_without_its_value() -> None:
+    with pytest.raises(ConfigError, match="did you mean GROUNDSWELL_WINDOW_S") as err:
+        Settings.from_env({"GROUNDSWELL_WINDOWS_S": "60"})
+    assert err.value.setting == "GROUNDSWELL_WINDOWS_S"
+    with pytest.raises(ConfigError, match="not a setting") as err:
+        Settings.from_env({"GROUNDSWELL_SASL_PASWORD": "s3cret"})  # a misspelt secret
+    assert "s3cret" not in str(err.value)
+    with pytest.raises(ConfigError, match="GROUNDSWELL_WINDOW_S_FILE"):
+        Settings.from_env({"GROUNDSWELL_WINDOW_S_FILE": "/tmp/w"})  # only secrets have _FILE
+    assert Settings.from_env({"OTHER_WINDOWS_S": "60", "GROUNDSWELLWINDOW": "1"}).window_s == 300
+
+
+def test_every_variable_the_project_sets_is_a_setting_or_a_tool_variable() -> None:
+    """The Makefile, CI, deploy files and the tests' own environment readers use no
+    variable that ``Settings.from_env`` would refuse as a misspelt setting."""
+    root = Path(__file__).resolve().parents[2]
+    texts = [(root / "Makefile").read_text()]
+    texts += [
+        p.read_text(errors="ignore")
+        for folder in (".ci", "deploy")
+        for p in (root / folder).rglob("*")
+        if p.is_file()
+    ]
+    used = {m for text in texts for m in re.findall(r"GROUNDSWELL_[A-Z0-9_]*[A-Z0-9]", text)}
+    used |= {
+        m
+        for p in (root / "tests").rglob("*.py")
+        for m in re.findall(r"environ\.get\(\"(GROUNDSWELL_[A-Z0-9_]+)", p.read_text())
+    }
+    assert {"GROUNDSWELL_KAFKA_PORT", "GROUNDSWELL_REQUIRE_TOOLS"} <= used
+    for name in sorted(used):
+        try:
+            Settings.from_env({name: "1"})
+        except ConfigError as exc:
+            assert "not a setting" not in exc.problem, name
