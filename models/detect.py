@@ -31,20 +31,24 @@ window's end the window is closed:
    over the cluster's windows; if none is, those with posts) and linked by neighbours to
    its most elevated region: a neighbour with one ordinary post, or a far region of the
    cylinder, does not join an outage.
-4. **Lifecycle**: detections (significant regions and clusters) that overlap or touch
-   each other form one group; a group that overlaps or touches an open alert's regions
-   joins it (the earliest such alert), otherwise it opens a new one. An alert is
-   *updated* when its regions grow or its severity rises, and *resolved* after
-   ``resolve_windows`` windows in a row in which its regions together are not even
-   nominally elevated (``p >= alpha``). The windows of open alerts are not learned,
-   except in a region that has been in alerts most of the last ``max_alert_windows``
-   windows (:class:`AlertShare`): that is a lasting change of level, which its baseline
-   then learns fast, so that the alert resolves rather than staying open for good.
+4. **Lifecycle**: detections (significant regions and clusters) that overlap or touch each
+   other form one group; a group that overlaps or touches an open alert's regions joins it
+   (the earliest such alert), otherwise it opens a new one. An alert is *updated* when its
+   regions grow or its severity rises, and *resolved* once it has had no detection for
+   ``resolve_windows`` windows and its regions' distinct authors over the scan's reach (the
+   last ``scan_windows`` windows, at least ``resolve_windows``), the windows an alert can
+   open on, are back to baseline together: not elevated even at ``resolve_alpha`` (0.05). An
+   outage that runs at a few times the usual rate without reaching ``alpha`` in any one
+   window keeps its alert. The windows of open alerts are not learned, except in a region
+   that has been in alerts most of the last ``max_alert_windows`` windows
+   (:class:`AlertShare`): that is a lasting change of level, which its baseline then learns
+   fast, so that the alert resolves rather than staying open for good.
 
 Every event carries the evidence that triggered it (the strongest detection of its
 group): observed and expected distinct authors over its regions and windows, the
 family-wise adjusted p-value (significant iff ``p_value < alpha``), a score in [0, 1]
-(0.5 at ``alpha``) and sample post ids; a resolved event, the last window's. Alert ids
+(0.5 at ``alpha``) and sample post ids; a resolved event, that of the windows it was
+judged on. Alert ids
 hash the zone, (category group,) first region and opening window, so replays and restarts
 give the same ids. The first ``warmup_windows`` windows (history included) never alert.
 
@@ -116,6 +120,7 @@ class DetectorConfig:
     min_authors: int = 3
     warmup_windows: int = 12
     resolve_windows: int = 3
+    resolve_alpha: float = 0.05
     n_regions_tested: int = 1
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     category_groups: tuple[str, ...] = ("*",)
@@ -150,6 +155,12 @@ class DetectorConfig:
                     self.resolve_windows,
                     self.resolve_windows >= 1,
                     "must be >= 1",
+                ),
+                (
+                    "resolve_alpha",
+                    self.resolve_alpha,
+                    0.0 < self.resolve_alpha < 1.0,
+                    "must be in (0, 1)",
                 ),
                 ("n_regions_tested", self.n_regions_tested, self.n_regions_tested >= 1, ">= 1"),
                 (
@@ -571,7 +582,7 @@ class ZoneDetector:
     ...     _ = d.observe(post(100 + i, minute=20))
     >>> [(a.status, a.region_ids, a.observed) for a in d.advance(t0 + 21 * 60_000)]
     [('opened', ('r1',), 12)]
-    >>> [(a.status, a.region_ids) for a in d.advance(t0 + 24 * 60_000)]
+    >>> [(a.status, a.region_ids) for a in d.advance(t0 + 27 * 60_000)]
     [('resolved', ('r1',))]
     """
 
@@ -615,7 +626,8 @@ class ZoneDetector:
                 min_count=config.min_authors,
                 p_method=config.scan_p_method,
             )
-        depth = config.scan_windows if self._scan is not None else 1
+        # the scan's reach, and the windows an alert's end is judged on
+        depth = max(config.scan_windows if self._scan is not None else 1, config.resolve_windows)
         self.tracks = [
             _Track(SeasonalBaseline(config.baseline, WEEK, w), depth, config)
             for _ in config.category_groups
@@ -850,15 +862,20 @@ class ZoneDetector:
         for o in list(track.open):
             if o.alert_id in touched:
                 continue
-            now = int(y[o.regions].sum())
-            mu = float(track.ring_mu[-1, o.regions].sum())
-            phi = pooled_dispersion(track.ring_mu[-1, o.regions], dispersions[o.regions])
+            o.quiet += 1
+            if o.quiet < cfg.resolve_windows:
+                continue
+            # back to baseline: the recent windows together, their distinct authors
+            mus = track.ring_mu[:, o.regions]
+            now = int(track.ring_y[:, o.regions].sum())
+            mu = float(mus.sum())
+            phi = pooled_dispersion(mus, np.broadcast_to(dispersions[o.regions], mus.shape))
             p = float(upper_tail(now, mu, phi))
-            o.quiet = o.quiet + 1 if p >= cfg.alpha else 0
-            if o.quiet >= cfg.resolve_windows:
+            if p >= cfg.resolve_alpha:
                 track.open.remove(o)
                 track.retire(o.regions)
-                events.append(self._event(o, "resolved", (window_ms, 1, now, mu, p), cells, group))
+                judged = (window_ms, len(mus), now, mu, p)
+                events.append(self._event(o, "resolved", judged, cells, group))
         return events
 
     def _regions_of(self, evidence: Iterable[_Evidence]) -> set[int]:

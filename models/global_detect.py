@@ -19,9 +19,11 @@ may.
   the blocks' (level uncertainty and over-dispersion) and the total's own, estimated from
   past windows after the warm-up (national totals vary together more than independent
   blocks would).
-* Lifecycle as the zone detectors: opened when ``p < alpha`` (one test per window),
-  updated when its severity rises, resolved after ``resolve_windows`` windows back to
-  baseline. Its ``region_ids`` are ``("*",)``: the whole region set (``region_names``
+* Lifecycle as the zone detectors: opened when ``p < alpha`` (one test per window), updated
+  when its severity rises, resolved once ``resolve_windows`` windows have passed without a
+  significant one and the trimmed totals of the last ``scan_windows`` windows (at least
+  ``resolve_windows``) together are back to baseline (``p >= resolve_alpha``). Its
+  ``region_ids`` are ``("*",)``: the whole region set (``region_names``
   ``("all regions",)``), its geometry that of every region, computed once.
 """
 
@@ -128,6 +130,8 @@ class GlobalDetector:
         self.windows_closed = 0
         self.pending: dict[int, dict[int, Cell]] = {}
         self.total_disp = [0.0, 0.0]  # discounted Σ((Y - M)² - Y) and Σ M² of the total
+        # the trimmed total's observed, expected and dispersion in the last windows
+        self.recent: list[tuple[float, float, float]] = []
         self.open: _Open | None = None
         self.alerting = AlertShare(1, config.max_alert_windows)
 
@@ -203,6 +207,8 @@ class GlobalDetector:
         lam = self.baseline.expected(slot)
         observed, expected, phi, _ = self.trimmed(y, lam)
         p = float(upper_tail(observed, expected, phi))
+        reach = max(cfg.scan_windows, cfg.resolve_windows)
+        self.recent = [*self.recent, (observed, expected, phi)][-reach:]
         warm = self.windows_closed >= cfg.warmup_windows
         significant = warm and p < cfg.alpha and observed >= cfg.min_authors
         events = (
@@ -274,8 +280,13 @@ class GlobalDetector:
         else:
             if self.open is None:
                 return []
-            self.open.quiet = self.open.quiet + 1 if p >= cfg.alpha else 0
+            self.open.quiet += 1
             if self.open.quiet < cfg.resolve_windows:
+                return []
+            seen, mus, phis = (np.array(v) for v in zip(*self.recent, strict=True))
+            observed, expected = float(seen.sum()), float(mus.sum())
+            p = float(upper_tail(observed, expected, pooled_dispersion(mus, phis)))
+            if p < cfg.resolve_alpha:
                 return []
             status = "resolved"
         state = self.open
@@ -333,6 +344,7 @@ class GlobalDetector:
             },
             "baseline": self.baseline.to_state(),
             "total_disp": list(self.total_disp),
+            "recent": [list(r) for r in self.recent],
             "open": None if self.open is None else asdict(self.open),
             "alerting": self.alerting.to_state(),
         }
@@ -360,6 +372,7 @@ class GlobalDetector:
         }
         d.baseline.load_state(state["baseline"])
         d.total_disp = [float(v) for v in state["total_disp"]]
+        d.recent = [(float(o), float(e), float(f)) for o, e, f in state.get("recent", [])]
         d.open = None if state["open"] is None else _Open(**state["open"])
         d.alerting.load_state(state.get("alerting"))
         return d

@@ -103,6 +103,30 @@ def test_planted_burst_is_one_alert_opened_then_resolved() -> None:
     assert alerts[-1].detected_at_ms <= T0 + 136 * W  # back to baseline after the burst
 
 
+def test_an_outage_at_a_few_times_the_usual_rate_is_one_alert_for_its_length() -> None:
+    # 5-minute windows, a zone of a large region set: about 1.5 authors a window in each
+    # region, and r2 at five more for three hours with dips to two more for three windows
+    # now and then. No window of a dip is elevated at alpha on its own, yet r2 is not back
+    # to baseline: one alert for the outage, resolved after its end (it split in two).
+    five = 5 * W
+    rng = np.random.default_rng(0)
+    posts = [
+        _post(f"bg{w}-{r}-{k}", (w + rng.random()) * 5, r, f"u{rng.integers(10**7)}")
+        for w in range(270)
+        for r, _ in REGIONS
+        for k in range(rng.poisson(1.5))
+    ]
+    dips = {w for start in range(212, 236, 8) for w in range(start, start + 3)}
+    for w in range(200, 236):
+        n = 2 if w in dips else 5
+        posts += [_post(f"o{w}-{k}", (w + k / (n + 1)) * 5, "r2", f"o{w}-{k}") for k in range(n)]
+    d = _detector(_config(window_ms=five, warmup_windows=12, n_regions_tested=1000))
+    alerts = [a for a in _run(d, posts, 270 * 5) if "r2" in a.region_ids]
+    assert len({a.alert_id for a in alerts}) == 1
+    assert [a.status for a in alerts].count("resolved") == 1
+    assert T0 + 236 * five < alerts[-1].detected_at_ms <= T0 + 246 * five
+
+
 def test_no_alert_without_burst_and_none_in_warmup() -> None:
     quiet = _config(alpha=1e-4)  # 150 windows x 2 tests: about 3 % chance of a false alert
     for seed in (2, 3, 4, 5):
@@ -169,6 +193,8 @@ def test_late_posts_are_refused_and_memory_is_bounded() -> None:
 def test_bad_hyper_parameters_are_named() -> None:
     with pytest.raises(ConfigError, match="min_authors"):
         DetectorConfig(min_authors=0)
+    with pytest.raises(ConfigError, match="resolve_alpha"):
+        DetectorConfig(resolve_alpha=1.0)
     with pytest.raises(ConfigError, match="critical_excess"):
         DetectorConfig(major_excess=10, critical_excess=5)
     with pytest.raises(ConfigError, match="category_groups"):

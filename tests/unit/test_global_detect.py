@@ -108,6 +108,18 @@ def test_a_local_outage_does_not_deafen_it_to_a_later_rise_everywhere() -> None:
         assert T0 + 97 * W <= late[0].detected_at_ms <= T0 + 99 * W, seed
 
 
+def test_a_rise_everywhere_with_short_lulls_is_one_alert_for_its_length() -> None:
+    # +1 author in every region for 40 windows, back to usual for three windows out of
+    # every ten: the lulls do not end the alert (they did, and each part opened anew).
+    rise = np.full(len(REGIONS), 1)
+    lulls = {w for start in range(70, 100, 10) for w in range(start, start + 3)}
+    extra = {w: rise for w in range(60, 100) if w not in lulls}
+    for seed in (1, 2, 3):
+        alerts = _run(_detector(), 130, extra, seed=seed)
+        assert [a.status for a in alerts] == ["opened", "resolved"], seed
+        assert T0 + 100 * W < alerts[-1].detected_at_ms <= T0 + 108 * W, seed
+
+
 def test_nothing_in_quiet_data_or_warm_up() -> None:
     assert _run(_detector(), 200, {}, seed=2) == []
     early = {w: np.full(len(REGIONS), 3) for w in range(5, 10)}
