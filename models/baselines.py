@@ -299,7 +299,7 @@ class WindowDetector(Generic[C]):
         counts = np.zeros(len(self.region_ids))
         for i, cell in cells.items():
             counts[i] = len(cell.authors)
-        observed, expected = self._measure(window_ms, {i: c.authors for i, c in cells.items()})
+        observed, expected = self._measure(window_ms, {i: set(c.authors) for i, c in cells.items()})
         flagged, p = self._test(observed, expected)
         flagged &= self.windows_closed >= self.config.warmup_windows
         learn = np.ones(len(self.region_ids), dtype=bool)

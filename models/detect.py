@@ -307,16 +307,24 @@ class WindowClock:
 
 @dataclass
 class Cell:
-    """What one region saw in one category group and open window."""
+    """What one region saw in one category group and open window: each author once, with
+    the time and category of their first post there (one complainer, one vote: an
+    author posting thirty times does not choose the category)."""
 
-    authors: set[str] = field(default_factory=set)
+    authors: dict[str, tuple[int, str]] = field(default_factory=dict)
     samples: list[tuple[int, str]] = field(default_factory=list)
-    categories: Counter[str] = field(default_factory=Counter)
     first_ms: int | None = None
 
+    @property
+    def categories(self) -> Counter[str]:
+        """Authors per category (that of each author's first post)."""
+        return Counter(category for _, category in self.authors.values())
+
     def add(self, post: RelevantPost, max_samples: int) -> None:
-        self.authors.add(post.author_hash)
-        self.categories[post.category] += 1
+        mine = (post.created_at_ms, post.category)
+        known = self.authors.get(post.author_hash)
+        if known is None or mine < known:
+            self.authors[post.author_hash] = mine
         if self.first_ms is None or post.created_at_ms < self.first_ms:
             self.first_ms = post.created_at_ms
         item = (post.created_at_ms, post.post_id)
@@ -330,20 +338,40 @@ class Cell:
 
     def to_state(self) -> dict[str, Any]:
         return {
-            "authors": sorted(self.authors),
+            "authors": {a: list(first) for a, first in sorted(self.authors.items())},
             "samples": [list(s) for s in self.samples],
-            "categories": dict(sorted(self.categories.items())),
             "first_ms": self.first_ms,
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Cell:
+        saved = state["authors"]
+        if isinstance(saved, Mapping):
+            authors = {str(a): (int(t), str(c)) for a, (t, c) in saved.items()}
+        else:  # older states: a list of authors and posts per category
+            counts = Counter({str(k): int(v) for k, v in state.get("categories", {}).items()})
+            top = min(counts, key=lambda c: (-counts[c], c)) if counts else DEFAULT_CATEGORY
+            authors = {str(a): (int(state["first_ms"] or 0), top) for a in saved}
         return cls(
-            authors=set(state["authors"]),
+            authors=authors,
             samples=[(int(t), str(i)) for t, i in state["samples"]],
-            categories=Counter({str(k): int(v) for k, v in state["categories"].items()}),
             first_ms=state["first_ms"],
         )
+
+
+def one_cell_per_author(cells: Sequence[Cell]) -> None:
+    """Keep each author only in the cell of ``cells`` (one window's, in region or block
+    order) where they posted first (ties: the earlier cell): someone posting from several
+    regions in a window is one complainer, not one in each, and a single account cannot
+    raise a cluster of neighbouring regions alone."""
+    owner: dict[str, tuple[int, int]] = {}
+    for i, cell in enumerate(cells):
+        for author, (ms, _) in cell.authors.items():
+            if author not in owner or (ms, i) < owner[author]:
+                owner[author] = (ms, i)
+    for i, cell in enumerate(cells):
+        for author in [a for a in cell.authors if owner[a][1] != i]:
+            del cell.authors[author]
 
 
 @dataclass
@@ -448,9 +476,10 @@ class _Track:
     """Baseline, recent windows and open alerts of one category group.
 
     The recent windows (the scan's reach) keep, per region, the number of *new* distinct
-    authors (not seen in that region in the earlier recent windows), the expectation, the
-    first post's offset into the window, and the authors' keys, so that a cylinder counts
-    an author once however many of its windows they posted in.
+    authors (not seen anywhere in the zone in the earlier recent windows), the
+    expectation, the first post's offset into the window, and the authors' keys, so that
+    a cylinder counts an author once however many of its windows and regions they posted
+    in.
     """
 
     def __init__(self, baseline: SeasonalBaseline, depth: int, config: DetectorConfig) -> None:
@@ -474,9 +503,10 @@ class _Track:
         n = self.baseline.n
         y, new, first = np.zeros(n, np.int64), np.zeros(n, np.int64), np.full(n, -1, np.int64)
         authors: dict[int, list[int]] = {}
+        # seen anywhere in the zone in the earlier recent windows
+        seen = {k for row in self.ring_authors[1 - self.depth :] for ks in row.values() for k in ks}
         for r, cell in cells.items():
             keys = sorted({_author_key(a) for a in cell.authors})
-            seen = {k for row in self.ring_authors[1 - self.depth :] for k in row.get(r, ())}
             y[r] = len(cell.authors)
             new[r] = sum(1 for k in keys if k not in seen)
             first[r] = (cell.first_ms or window_ms) - window_ms
@@ -696,18 +726,24 @@ class ZoneDetector:
         array([2., 2.])
         """
         size = self.config.window_ms
-        seen: dict[tuple[int, int, int], set[str]] = {}
+        # as live windows count them: each author once, where they posted first
+        owner: dict[tuple[int, int], dict[str, tuple[int, int]]] = {}
         for p in posts:
             region = self._index.get(p.region_id) if p.region_id is not None else None
             if region is not None and not p.is_repost:
-                key = (p.created_at_ms // size, self.config.group_of(p.category), region)
-                seen.setdefault(key, set()).add(p.author_hash)
-        if not seen:
+                key = (p.created_at_ms // size, self.config.group_of(p.category))
+                mine, got = (p.created_at_ms, region), owner.setdefault(key, {})
+                if p.author_hash not in got or mine < got[p.author_hash]:
+                    got[p.author_hash] = mine
+        if not owner:
             return 0, np.zeros((0, len(self.tracks), len(self.region_ids)))
-        first = min(k[0] for k in seen)
-        counts = np.zeros((max(k[0] for k in seen) - first + 1, len(self.tracks), len(self._index)))
-        for (w, g, r), authors in seen.items():
-            counts[w - first, g, r] = len(authors)
+        first = min(k[0] for k in owner)
+        counts = np.zeros(
+            (max(k[0] for k in owner) - first + 1, len(self.tracks), len(self._index))
+        )
+        for (w, g), authors in owner.items():
+            for _, r in authors.values():
+                counts[w - first, g, r] += 1
         return first * size, counts
 
     # --- detection ----------------------------------------------------------------------
@@ -774,6 +810,8 @@ class ZoneDetector:
     def _close(self, window_ms: int) -> list[Alert]:
         cfg = self.config
         cells = self.pending.pop(window_ms, {})
+        for g in range(len(self.tracks)):
+            one_cell_per_author([cells[k] for k in sorted(cells) if k[0] == g])
         slot = WEEK.slot(window_ms, cfg.window_ms)
         warm = self.windows_closed >= cfg.warmup_windows
         alerts: list[Alert] = []

@@ -37,7 +37,15 @@ from typing import Any
 
 import numpy as np
 
-from models.detect import WEEK, AlertShare, Cell, DetectorConfig, GeometryFn, WindowClock
+from models.detect import (
+    WEEK,
+    AlertShare,
+    Cell,
+    DetectorConfig,
+    GeometryFn,
+    WindowClock,
+    one_cell_per_author,
+)
 from models.errors import ConfigError
 from models.records import SEVERITIES, Alert, RelevantPost
 from models.series import (
@@ -189,6 +197,7 @@ class GlobalDetector:
 
     def _close(self, window_ms: int) -> list[Alert]:
         cells = self.pending.pop(window_ms, {})
+        one_cell_per_author([cells[b] for b in sorted(cells)])
         y = np.zeros(len(self.block_ids))
         for b, cell in cells.items():
             y[b] = len(cell.authors)

@@ -8,7 +8,14 @@ import numpy as np
 import orjson
 import pytest
 
-from models.detect import WEEK, DetectorConfig, WindowClock, ZoneDetector
+from models.detect import (
+    WEEK,
+    Cell,
+    DetectorConfig,
+    WindowClock,
+    ZoneDetector,
+    one_cell_per_author,
+)
 from models.errors import ConfigError
 from models.records import Alert, RelevantPost
 
@@ -88,6 +95,10 @@ def _run(detector: ZoneDetector, posts: list[RelevantPost], end_minute: int) -> 
         detector.observe(p)
         alerts += detector.advance(p.created_at_ms - 5_000)
     return alerts + detector.advance(T0 + end_minute * W)
+
+
+def _minute(alert: Alert) -> float:
+    return (alert.detected_at_ms - T0) / W
 
 
 def test_planted_burst_is_one_alert_opened_then_resolved() -> None:
@@ -172,6 +183,61 @@ def test_one_author_counts_once_per_window_and_across_the_scan() -> None:
     d = _detector(_config(warmup_windows=0, min_authors=1))
     rant = [_post(f"x{i}", i / 10, "r0", "same") for i in range(100)]  # ten minutes
     assert _run(d, rant, 12) == []
+
+
+def test_one_author_in_several_regions_is_one_complainer() -> None:
+    # A quiet zone; one account posting once from each of the six regions within a minute
+    # is one complainer (it was six, and alerted), six people are six.
+    quiet = _config()
+    regions = [r for r, _ in REGIONS]
+    for seed in (1, 2, 3):
+        background = [p for p in _background(seed, 160) if p.created_at_ms % 7 == 0]
+        one = [_post(f"bot{i}", 130 + i / 10, r, "bot") for i, r in enumerate(regions)]
+        many = [_post(f"ppl{i}", 130 + i / 10, r, f"ppl{i}") for i, r in enumerate(regions)]
+        opened = [a for a in _run(_detector(quiet), background + one, 160) if _minute(a) >= 130]
+        assert opened == [], seed
+        alerts = _run(_detector(quiet), background + many, 160)
+        assert any(a.status == "opened" and 130 <= _minute(a) <= 132 for a in alerts), seed
+    d = _detector(_config(warmup_windows=0, min_authors=1))
+    for i, r in enumerate(regions[:5]):
+        d.observe(_post(f"b{i}", 0.5 - i / 10, r, "bot"))
+    d.observe(_post("c", 0.1, "r5", "other"))
+    d.advance(T0 + W)
+    ring = d.tracks[0].ring_y[-1]
+    assert ring.tolist() == [0, 0, 0, 0, 1, 1]  # where the account posted first
+
+
+def test_the_category_is_the_complainers_not_the_posts() -> None:
+    # Eight people a minute with no voice service, and one account posting thirty "tv"
+    # posts a minute among them: the alert is about voice.
+    posts = _background(4, 150)
+    posts += [
+        _post(f"v{m}-{k}", m + k / 9, "r2", f"v{m}-{k}", category="voice")
+        for m in range(120, 135)
+        for k in range(8)
+    ]
+    posts += [
+        _post(f"s{m}-{k}", m + k / 31, "r2", "spam", category="tv")
+        for m in range(120, 135)
+        for k in range(30)
+    ]
+    alerts = [a for a in _run(_detector(), posts, 150) if "r2" in a.region_ids]
+    assert alerts and {a.category for a in alerts} == {"voice"}
+
+
+def test_cells_keep_each_author_once_and_older_cells_load() -> None:
+    cells = [Cell(), Cell(), Cell()]
+    cells[0].add(_post("a", 0.5, "r0", "x", category="tv"), 5)
+    cells[1].add(_post("b", 0.2, "r1", "x", category="sms"), 5)
+    cells[1].add(_post("c", 0.9, "r1", "y"), 5)
+    cells[2].add(_post("d", 0.2, "r2", "x"), 5)  # same time as in r1: the earlier cell
+    one_cell_per_author(cells)
+    assert [sorted(c.authors) for c in cells] == [[], ["x", "y"], []]
+    assert cells[1].categories == {"sms": 1, "voice": 1} and cells[0].samples
+    assert Cell.from_state(orjson.loads(orjson.dumps(cells[1].to_state()))) == cells[1]
+    older = {"authors": ["x", "y"], "samples": [], "categories": {"tv": 3, "sms": 1}}
+    cell = Cell.from_state({**older, "first_ms": T0})
+    assert cell.categories == {"tv": 2} and cell.authors["x"] == (T0, "tv")
 
 
 def test_a_repost_wave_counts_once() -> None:
@@ -285,6 +351,9 @@ def test_window_counts_turn_past_posts_into_warm_start_counts() -> None:
     start, counts = d.window_counts(past)
     assert start == T0 and counts.shape == (3, 1, 6)
     assert counts[:, 0, 1].tolist() == [1, 0, 0] and counts[:, 0, 4].tolist() == [0, 0, 1]
+    # an author in two regions in a window counts once, where they posted first, as live
+    _, counts = d.window_counts([*past, _post(5, 0.1, "r3", "a"), _post(6, 2.9, "r0", "b")])
+    assert counts[0, 0].tolist() == [0, 0, 0, 1, 0, 0] and counts[2, 0].tolist()[4] == 1
 
 
 def test_region_weights_split_the_cold_start() -> None:
