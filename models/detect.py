@@ -33,7 +33,8 @@ window's end the window is closed:
    cylinder, does not join an outage.
 4. **Lifecycle**: detections (significant regions and clusters) that overlap or touch each
    other form one group; a group that overlaps or touches an open alert's regions joins it
-   (the earliest such alert), otherwise it opens a new one. An alert is *updated* when its
+   (the earliest such alert; a region already in another open alert stays there, and keeps
+   that one open), otherwise it opens a new one. An alert is *updated* when its
    regions grow or its severity rises, and *resolved* once it has had no detection for
    ``resolve_windows`` windows and its regions' distinct authors over the scan's reach (the
    last ``scan_windows`` windows, at least ``resolve_windows``), the windows an alert can
@@ -863,6 +864,13 @@ class ZoneDetector:
                 if track.ring_first[-1 - t, r] >= 0
             ]
             target = next((o for o in track.open if self._touches(o.regions, regions)), None)
+            # a region stays in the one open alert it is in; that alert is still going on
+            others = [o for o in track.open if o is not target]
+            for o in others:
+                if not regions.isdisjoint(o.regions):
+                    o.quiet = 0
+                    touched.add(o.alert_id)
+            regions -= {r for o in others for r in o.regions}
             severity = cfg.severity(
                 best.observed, best.expected, len(regions | set(target.regions if target else ()))
             )

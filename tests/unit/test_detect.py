@@ -138,6 +138,25 @@ def test_an_outage_at_a_few_times_the_usual_rate_is_one_alert_for_its_length() -
     assert T0 + 236 * five < alerts[-1].detected_at_ms <= T0 + 246 * five
 
 
+def test_a_region_is_in_one_open_alert_at_a_time() -> None:
+    # Outages in r0 and r2 at once, r1 between them a little raised: two alerts; the
+    # cluster that later spans all three grows the first, but r2 stays in the second
+    # (it was in both).
+    for seed in (0, 1, 2):
+        posts = _background(seed, 200) + _burst("r0", 120, 15, 10, "A")
+        posts += _burst("r2", 120, 15, 10, "B") + _burst("r1", 122, 13, 1, "C")
+        open_regions: dict[str, set[str]] = {}
+        alerts = _run(_detector(), posts, 200)
+        for a in alerts:
+            if a.status == "resolved":
+                del open_regions[a.alert_id]
+                continue
+            open_regions[a.alert_id] = set(a.region_ids)
+            others = {r for k, rs in open_regions.items() if k != a.alert_id for r in rs}
+            assert not open_regions[a.alert_id] & others, (seed, a)
+        assert len({a.alert_id for a in alerts}) == 2 and not open_regions
+
+
 def test_no_alert_without_burst_and_none_in_warmup() -> None:
     quiet = _config(alpha=1e-4)  # 150 windows x 2 tests: about 3 % chance of a false alert
     for seed in (2, 3, 4, 5):
