@@ -26,6 +26,11 @@ def quantize(watermark_ms: int, size_ms: int) -> int:
     return watermark_ms - watermark_ms % size_ms
 
 
+LATE, TOO_FAR_AHEAD = "late", "too far ahead"
+"""The reasons a well-formed post is refused for its time: the stream's clock, not the
+record, is at odds with it (a worker dead-letters it all the same)."""
+
+
 class OriginClock:
     """Watermark of one source partition: max event time seen minus ``lateness_ms``.
 

@@ -29,7 +29,7 @@ from models.records import Alert, Post, RelevantPost, Watermark, dumps
 from models.relevance import Brands, Lexicon, RelevanceClassifier
 from models.scenario import build_demo
 from models.trained import RelevanceModel, TrainedRelevance
-from models.watermark import MinClock, OriginClock, TickGate
+from models.watermark import LATE, TOO_FAR_AHEAD, MinClock, OriginClock, TickGate
 from streams.files import InputLines, line_records
 from streams.settings import Settings, env_name
 
@@ -252,9 +252,9 @@ class Origin:
         latest = self.latest_ms
         alone = previous is None or abs(at - previous) > MAX_AHEAD_MS
         if latest is not None and at > latest + MAX_AHEAD_MS and alone:
-            return "too far ahead", f"{at - latest} ms after the latest post"
+            return TOO_FAR_AHEAD, f"{at - latest} ms after the latest post"
         if not self.clock.observe(at):
-            return "late", f"before watermark {self.clock.watermark_ms}"
+            return LATE, f"before watermark {self.clock.watermark_ms}"
         return None
 
     def finish(self) -> int | None:

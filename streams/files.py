@@ -26,6 +26,7 @@ from typing import Any
 from models.errors import ConfigError, InvalidRecord, describe
 from models.formats import decode_raw
 from models.records import Post, dumps, loads
+from models.watermark import LATE, TOO_FAR_AHEAD
 
 
 def _put(out: dict[str, Any], name: str, data: bytes | None) -> None:
@@ -289,7 +290,8 @@ class InputLines:
     """The non-empty lines of an input file, stripped, with a progress bar (unless
     ``progress`` is false). A line found bad is reported as ``FILE:N: reason`` (the first
     :data:`SHOW_BAD`) and counted; Twitter notices that are not posts (such as deletions)
-    are counted but are not bad."""
+    and posts refused for their time (late, too far ahead: the data is sound, the
+    stream's clock is not) are counted but are not bad."""
 
     def __init__(self, path: str, desc: str, progress: bool = True) -> None:
         self.path = path
@@ -298,6 +300,7 @@ class InputLines:
         self.number = 0  # of the line read last
         self.bad = 0
         self.notices = 0
+        self.untimely = 0
 
     def __iter__(self) -> Iterator[bytes]:
         from tqdm import tqdm
@@ -325,6 +328,9 @@ class InputLines:
         if exc.reason == "not a post":
             self.notices += 1
             return
+        if exc.reason in (LATE, TOO_FAR_AHEAD):
+            self.untimely += 1
+            return
         self.bad += 1
         if self.bad <= SHOW_BAD:
             tqdm.write(f"{self.path}:{self.number}: {exc}", file=sys.stderr)
@@ -350,4 +356,7 @@ class InputLines:
 
     def summary(self) -> str:
         more = f" ({self.bad - SHOW_BAD} not shown)" if self.bad > SHOW_BAD else ""
-        return f"{self.bad} bad line(s){more}, {self.notices} notice(s) that are not posts"
+        return (
+            f"{self.bad} bad line(s){more}, {self.notices} notice(s) that are not posts, "
+            f"{self.untimely} post(s) refused for their time (late or too far ahead)"
+        )

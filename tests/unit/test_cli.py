@@ -250,6 +250,27 @@ def test_bad_lines_are_reported_with_their_numbers_and_the_run_goes_on(
         assert [loads(line)["id"] for line in out.read_bytes().splitlines()] == ["1", "6"]
 
 
+def test_posts_refused_for_their_time_are_counted_not_bad(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A dump of a real feed has late posts: the run is sound, its status 0.
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(
+        b"\n".join(
+            [
+                b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:10:00Z"}',
+                b'{"id": "2", "text": "wifi down", "created_at": "2024-03-04T09:00:00Z"}',
+                b'{"id": "3", "text": "no 4G", "created_at": "2024-03-04T19:00:00Z"}',
+                b'{"id": "4", "text": "no 5G", "created_at": "2024-03-04T09:10:30Z"}',
+            ]
+        )
+        + b"\n"
+    )
+    assert main(["backtest", str(src), "--out", str(tmp_path / "out.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert "0 bad line(s)" in err and "2 post(s) refused for their time" in err
+
+
 MALFORMED_DUMP = [
     b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:01:01Z", "author": "u1"}',
     b'{"topic":"t","partition":"x","offset":0,"timestamp":null,"value":"{}","headers":[]}',
