@@ -134,10 +134,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1 if lines.bad else 0
 
 
+def _time_option(value: str | None, option: str) -> int | None:
+    """Epoch milliseconds of an ISO 8601 option (None when not given), checked before any
+    file is opened."""
+    if value is None:
+        return None
+    try:
+        return ms_from_iso(value)
+    except ValueError:
+        raise ConfigError(option, value, "not an ISO 8601 time with an offset") from None
+
+
 def cmd_dump(args: argparse.Namespace) -> int:
     from streams.kafka_io import dump
 
     settings = _settings(args)
+    since, until = (_time_option(args.since, "--since"), _time_option(args.until, "--until"))
     if args.out != "-":
         check_files([], args.out)
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
@@ -147,8 +159,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
                 settings.bootstrap,
                 args.topic,
                 out,
-                from_time_ms=ms_from_iso(args.since) if args.since else None,
-                to_time_ms=ms_from_iso(args.until) if args.until else None,
+                from_time_ms=since,
+                to_time_ms=until,
                 max_messages=args.max_messages,
                 follow=args.follow,
                 auth=settings.kafka_auth(),

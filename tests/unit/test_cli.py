@@ -336,3 +336,12 @@ def test_a_region_option_the_file_does_not_suit_is_named(
     assert main(["regions", "info", str(regions)]) == 2
     err = capsys.readouterr().err
     assert f"{variable}={value!r}: {regions}: " in err and problem in err
+
+
+def test_dump_with_a_bad_time_stops_before_touching_its_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "kept.jsonl"
+    out.write_bytes(b"earlier dump\n")
+    assert main(["dump", "alerts", "--since", "yesterday", "--out", str(out)]) == 2
+    assert "--since" in capsys.readouterr().err and out.read_bytes() == b"earlier dump\n"
