@@ -208,12 +208,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.evaluate import evaluate, read_alerts, read_truth
 
-    check_files([("--alerts", args.alerts), ("--truth", args.truth), ("--regions", args.regions)])
+    settings = _settings(args)
+    check_files([("--alerts", args.alerts), ("--truth", args.truth), *settings.input_files()])
     neighbours = None
     if args.regions:
-        from geo.regions import RegionSet
+        from streams.chain import load_regions
 
-        regions = RegionSet.from_geojson(args.regions, args.id_property, args.name_property)
+        regions = load_regions(settings)
         neighbours = {r: regions.neighbours(r) for r in regions.ids}
     result = evaluate(
         read_alerts(args.alerts), read_truth(args.truth), neighbours, int(args.grace_min * 60_000)
@@ -309,11 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--encoding", help="text encoding of the region file (default utf-8)")
         p.add_argument("--neighbours", help="touch, border or knn:K (default touch)")
 
-    def regions_opts(p: argparse.ArgumentParser) -> None:
+    def regions_opts(p: argparse.ArgumentParser, default: str = "the demo grid") -> None:
         p.add_argument(
             "--regions",
             help="region file or spec: FILE.geojson, hex:CC:RES, hex:bbox:W,S,E,N:RES, "
-            "voronoi:SITES.csv[:BOUNDARY], admin0:CC, admin1:CC (default: the demo grid)",
+            f"voronoi:SITES.csv[:BOUNDARY], admin0:CC, admin1:CC (default: {default})",
         )
         property_opts(p)
         geo_opts(p)
@@ -391,8 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score alerts against a simulated scenario's truth")
     p.add_argument("--alerts", required=True, help="alerts as JSON lines (backtest --out)")
     p.add_argument("--truth", required=True, help="truth.jsonl written by simulate")
-    p.add_argument("--regions", help="region file: alerts in neighbouring regions also match")
-    property_opts(p)
+    regions_opts(p, "none; given, an alert in a neighbouring region also matches")
     p.add_argument(
         "--grace-min",
         type=float,

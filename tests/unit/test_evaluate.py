@@ -166,6 +166,9 @@ def test_evaluate_command_scores_the_demo_backtest(
     assert scores["ttd_median_min"] is not None and scores["lead_median_min"] > 0
     assert main(["evaluate", "--alerts", str(alerts), "--truth", truth]) == 0
     assert "recall                1" in capsys.readouterr().out
+    # a region spec, as every other command takes (it was read as a file name)
+    spec = ["--regions", "hex:bbox:9,45,10,46:4"]
+    assert main(["evaluate", "--alerts", str(alerts), "--truth", truth, *spec]) == 0
     assert read_truth(truth).region_count == 30
 
 
