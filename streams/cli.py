@@ -111,6 +111,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     check_files([("FILE", args.file)])
     topic = args.topic or settings.topic(RAW)
     speed = None if args.max else args.speed
+    if speed is not None and not speed > 0:
+        raise ConfigError("--speed", speed, "must be > 0 (or --max)")
     lines = InputLines(args.file, "replay", progress=False)  # replay shows its own
     stats = asyncio.run(
         replay(

@@ -179,7 +179,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.learning_curve < 0:
         raise ConfigError("--learning-curve", args.learning_curve, "must be >= 0")
-    config = _train_config(args) if args.model_cv or args.learning_curve else None
+    checked = _train_config(args)  # even when the trained layer is not evaluated
+    config = checked if args.model_cv or args.learning_curve else None
     if args.out:
         check_files([], args.out)
     if args.export_labelled:

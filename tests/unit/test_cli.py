@@ -345,3 +345,11 @@ def test_dump_with_a_bad_time_stops_before_touching_its_output(
     out.write_bytes(b"earlier dump\n")
     assert main(["dump", "alerts", "--since", "yesterday", "--out", str(out)]) == 2
     assert "--since" in capsys.readouterr().err and out.read_bytes() == b"earlier dump\n"
+
+
+def test_replay_speed_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(BAD_LINES[0] + b"\n")
+    for speed in ("0", "-2"):
+        assert main(["replay", str(src), "--speed", speed]) == 2
+        assert "--speed" in capsys.readouterr().err

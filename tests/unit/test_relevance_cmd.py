@@ -289,6 +289,8 @@ def test_evaluate_writes_markdown_and_exports_outside_the_repo_only(
     assert "outside the repository" in capsys.readouterr().err
     assert main([*args, "--learning-curve", "-1"]) == 2
     assert "--learning-curve" in capsys.readouterr().err
+    assert main([*args, "--folds", "0"]) == 2  # checked without --model-cv too
+    assert "folds" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
