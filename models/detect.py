@@ -476,11 +476,12 @@ class AlertShare:
 class _Track:
     """Baseline, recent windows and open alerts of one category group.
 
-    The recent windows (the scan's reach) keep, per region, the number of *new* distinct
-    authors (not seen anywhere in the zone in the earlier recent windows), the
-    expectation, the first post's offset into the window, and the authors' keys, so that
-    a cylinder counts an author once however many of its windows and regions they posted
-    in.
+    The recent windows (the scan's reach, and at least the windows an alert's end is
+    judged on) keep, per region, the number of *new* distinct authors (not seen anywhere
+    in the zone in the earlier recent windows), so that a cylinder counts an author once
+    however many of its windows and regions they posted in; the window's own distinct
+    authors (what the baseline expects of a window); the expectation; the first post's
+    offset into the window; and the authors' keys.
     """
 
     def __init__(self, baseline: SeasonalBaseline, depth: int, config: DetectorConfig) -> None:
@@ -494,6 +495,7 @@ class _Track:
         self.alerting = AlertShare(n, config.max_alert_windows)
         self.shift_half_life = config.shift_half_life_windows
         self.ring_y = np.zeros((0, n), dtype=np.int64)
+        self.ring_count = np.zeros((0, n), dtype=np.int64)
         self.ring_mu = np.zeros((0, n))
         self.ring_first = np.zeros((0, n), dtype=np.int64)  # ms into the window, -1 none
         self.ring_authors: list[dict[int, list[int]]] = []
@@ -514,6 +516,7 @@ class _Track:
             if self.depth > 1:
                 authors[r] = keys
         self.ring_y = np.concatenate([self.ring_y, new[None]])[-self.depth :]
+        self.ring_count = np.concatenate([self.ring_count, y[None]])[-self.depth :]
         self.ring_mu = np.concatenate([self.ring_mu, mu[None]])[-self.depth :]
         self.ring_first = np.concatenate([self.ring_first, first[None]])[-self.depth :]
         self.ring_authors = [*self.ring_authors, authors][-self.depth :]
@@ -561,6 +564,7 @@ class _Track:
             "baseline": self.baseline.to_state(),
             "recent": [self.recent_obs, self.recent_exp],
             "ring_y": self.ring_y.tolist(),
+            "ring_count": self.ring_count.tolist(),
             "ring_mu": self.ring_mu.tolist(),
             "ring_first": self.ring_first.tolist(),
             "ring_authors": [
@@ -576,6 +580,8 @@ class _Track:
         self.recent_obs, self.recent_exp = (float(v) for v in state["recent"])
         rows = len(state["ring_y"])
         self.ring_y = np.asarray(state["ring_y"], dtype=np.int64).reshape(rows, n)
+        counts = state.get("ring_count", state["ring_y"])  # older states: the new authors
+        self.ring_count = np.asarray(counts, dtype=np.int64).reshape(rows, n)
         self.ring_mu = np.asarray(state["ring_mu"], dtype=float).reshape(rows, n)
         self.ring_first = np.asarray(state["ring_first"], dtype=np.int64).reshape(rows, n)
         self.ring_authors = [
@@ -811,8 +817,6 @@ class ZoneDetector:
     def _close(self, window_ms: int) -> list[Alert]:
         cfg = self.config
         cells = self.pending.pop(window_ms, {})
-        for g in range(len(self.tracks)):
-            one_cell_per_author([cells[k] for k in sorted(cells) if k[0] == g])
         slot = WEEK.slot(window_ms, cfg.window_ms)
         warm = self.windows_closed >= cfg.warmup_windows
         alerts: list[Alert] = []
@@ -820,6 +824,7 @@ class ZoneDetector:
         for g, track in enumerate(self.tracks):
             base = track.baseline.expected(slot)
             mine = {r: cell for (gg, r), cell in cells.items() if gg == g}
+            one_cell_per_author([mine[r] for r in sorted(mine)])
             y = track.push(mine, base * track.zone_factor(), window_ms)
             found = self._detect(track, g, window_ms, y) if warm and n else []
             alerts += self._lifecycle(track, g, window_ms, found, y, cells)
@@ -863,7 +868,10 @@ class ZoneDetector:
                 for t in range(e.windows)
                 if track.ring_first[-1 - t, r] >= 0
             ]
-            target = next((o for o in track.open if self._touches(o.regions, regions)), None)
+            # the earliest open alert it overlaps, else the earliest it touches
+            target = next((o for o in track.open if not regions.isdisjoint(o.regions)), None)
+            if target is None:
+                target = next((o for o in track.open if self._touches(o.regions, regions)), None)
             # a region stays in the one open alert it is in; that alert is still going on
             others = [o for o in track.open if o is not target]
             for o in others:
@@ -871,6 +879,8 @@ class ZoneDetector:
                     o.quiet = 0
                     touched.add(o.alert_id)
             regions -= {r for o in others for r in o.regions}
+            if not regions:
+                continue
             severity = cfg.severity(
                 best.observed, best.expected, len(regions | set(target.regions if target else ()))
             )
@@ -911,9 +921,9 @@ class ZoneDetector:
             o.quiet += 1
             if o.quiet < cfg.resolve_windows:
                 continue
-            # back to baseline: the recent windows together, their distinct authors
+            # back to baseline: the recent windows together, each window's distinct authors
             mus = track.ring_mu[:, o.regions]
-            now = int(track.ring_y[:, o.regions].sum())
+            now = int(track.ring_count[:, o.regions].sum())
             mu = float(mus.sum())
             phi = pooled_dispersion(mus, np.broadcast_to(dispersions[o.regions], mus.shape))
             p = float(upper_tail(now, mu, phi))

@@ -299,20 +299,25 @@ class GlobalDetector:
                 return []
             status = "resolved"
         state = self.open
+        windows = 1
         if status == "resolved":
             self.open = None
-        return [self._event(state, status, window_ms, observed, expected, p, cells)]
+            windows = len(self.recent)  # the evidence is that of the windows judged
+        return [self._event(state, status, window_ms, windows, observed, expected, p, cells)]
 
     def _event(
         self,
         state: _Open,
         status: str,
         window_ms: int,
+        windows: int,
         observed: float,
         expected: float,
         p: float,
         cells: Mapping[int, Cell],
     ) -> Alert:
+        """The event of ``state``; its evidence spans the ``windows`` windows ending with
+        the one at ``window_ms``."""
         cfg = self.config
         if self._shape is None and self._geometry is not None:
             self._shape = self._geometry(self.region_ids)
@@ -326,7 +331,7 @@ class GlobalDetector:
             region_ids=(ALL_REGIONS,),
             region_names=("all regions",),
             geometry=self._shape,
-            window_start_ms=window_ms,
+            window_start_ms=window_ms - (windows - 1) * cfg.window_ms,
             window_end_ms=window_ms + cfg.window_ms,
             first_post_at_ms=state.first_post_at_ms,
             detected_at_ms=window_ms + cfg.window_ms,
