@@ -400,13 +400,14 @@ def evaluate(
     examples = [Example(r.text, r.relevant) for r in rows]
     data = TrainingSet.build(examples, classifier, featurizer)
     cv = cross_validate(data, model_cv)
+
+    def proba(share: float, k: int) -> np.ndarray:
+        if share == 1.0 and k == 0:  # the cross-validation above
+            return cv.proba
+        return out_of_fold(data, model_cv, model_cv.seed + k, share)
+
     curve = tuple(
-        CurvePoint(
-            share,
-            tuple(
-                out_of_fold(data, model_cv, model_cv.seed + k, share) for k in range(curve_seeds)
-            ),
-        )
+        CurvePoint(share, tuple(proba(share, k) for k in range(curve_seeds)))
         for share in (CURVE_SHARES if curve_seeds > 0 else ())
     )
     model = tuple(
@@ -556,7 +557,7 @@ def report_markdown(report: Report, top: int = 10, at_recall: float = 0.7) -> st
             "",
             *_curve_table(report, at_recall),
             "",
-            *_learning_curve(report, at_recall, cfg.seed),
+            *_learning_curve(report, at_recall),
         ]
         title = f"Trained layer ({cfg.folds}-fold cross-validated)"
         lines += _section(title, intro, report.model, top)
@@ -569,7 +570,7 @@ def _at_recall(truth: np.ndarray, proba: np.ndarray, at_recall: float) -> tuple[
     there."""
     scored = ~np.isnan(proba)
     cut = choose_threshold(truth[scored], proba[scored], int(truth.sum()), at_recall)
-    return cut, Counts.of(truth, scored & (np.where(scored, proba, -1.0) >= cut))
+    return cut, Counts.of(truth, proba >= cut)  # NaN compares false: never relevant
 
 
 def _curve_columns(rows: Sequence[LabelledPost]) -> list[tuple[str, str, np.ndarray]]:
@@ -609,11 +610,12 @@ def _curve_table(report: Report, at_recall: float) -> list[str]:
     return lines
 
 
-def _learning_curve(report: Report, at_recall: float, first_seed: int) -> list[str]:
+def _learning_curve(report: Report, at_recall: float) -> list[str]:
     """The out-of-fold precision at ``at_recall`` against the share of the labels trained
     on: median and range over the fold seeds."""
-    if not report.curve:
+    if not report.curve or report.model_config is None:
         return []
+    first_seed = report.model_config.seed
     rows = report.labelled.rows
     truth = np.array([r.relevant for r in rows], dtype=bool)
     columns = _curve_columns(rows)

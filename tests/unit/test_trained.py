@@ -321,7 +321,6 @@ def test_out_of_fold_share_trains_on_fewer_rows_of_each_class(
     config = TrainConfig(folds=3, seed=2)
     data = TrainingSet.build(examples, clf, Featurizer(config.features, clf.lexicon))
     whole = out_of_fold(data, config, seed=2)
-    assert np.array_equal(whole, cross_validate(data, config).proba, equal_nan=True)
     part = out_of_fold(data, config, seed=2, share=0.4)
     assert np.array_equal(np.isnan(part), ~data.gated)  # the scored folds are whole
     assert not np.allclose(part[data.gated], whole[data.gated])
