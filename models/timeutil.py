@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from models.errors import ConfigError
+
 MIN_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_EVENT_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 
@@ -56,6 +58,25 @@ def ms_from_iso(text: str) -> int:
 
 
 @lru_cache(maxsize=4096)
+def ms_from_option(value: str | None, option: str) -> int | None:
+    """Epoch milliseconds of a command's ISO 8601 time option (None when not given); a bad
+    one is a :class:`~models.errors.ConfigError` naming ``option``.
+
+    >>> ms_from_option("2024-02-22T09:30:00Z", "--since"), ms_from_option(None, "--since")
+    (1708594200000, None)
+    >>> ms_from_option("yesterday", "--since")
+    Traceback (most recent call last):
+    ...
+    models.errors.ConfigError: --since='yesterday': must be an ISO 8601 time with a UTC offset
+    """
+    if not value:
+        return None
+    try:
+        return ms_from_iso(value)
+    except ValueError:
+        raise ConfigError(option, value, "must be an ISO 8601 time with a UTC offset") from None
+
+
 def _second_ms(text: str) -> int | None:
     """Epoch milliseconds of a UTC second written "2024-02-22T09:30:00"; None for text of
     another shape or not a time."""

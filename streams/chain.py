@@ -102,7 +102,7 @@ class Stages:
         self._author_key = settings.author_key.encode()
         self._history: dict[str, list[RelevantPost]] = {}
         if settings.history:
-            lines = InputLines(settings.history, "history")
+            lines = InputLines(settings.history, "history", progress=False)
             for item in relevant_stream(self, lines, reject=lines.reject):
                 if not isinstance(item, int):
                     self._history.setdefault(item.zone_id, []).append(item)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from models.errors import ConfigError, GroundswellError
 from models.records import dumps
-from models.timeutil import ms_from_iso
+from models.timeutil import ms_from_option
 from streams.files import REPLAY_BATCH, InputLines, check_files, count_lines
 from streams.settings import Settings, env_name
 
@@ -136,22 +136,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1 if lines.bad else 0
 
 
-def _time_option(value: str | None, option: str) -> int | None:
-    """Epoch milliseconds of an ISO 8601 option (None when not given), checked before any
-    file is opened."""
-    if value is None:
-        return None
-    try:
-        return ms_from_iso(value)
-    except ValueError:
-        raise ConfigError(option, value, "not an ISO 8601 time with an offset") from None
-
-
 def cmd_dump(args: argparse.Namespace) -> int:
     from streams.kafka_io import dump
 
     settings = _settings(args)
-    since, until = (_time_option(args.since, "--since"), _time_option(args.until, "--until"))
+    since, until = ms_from_option(args.since, "--since"), ms_from_option(args.until, "--until")
     if args.out != "-":
         check_files([], args.out)
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
@@ -211,7 +200,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.evaluate import evaluate, read_alerts, read_truth
 
     settings = _settings(args)
-    check_files([("--alerts", args.alerts), ("--truth", args.truth), *settings.input_files()])
+    check_files([("--alerts", args.alerts), ("--truth", args.truth), *settings.region_files()])
     neighbours = None
     if args.regions:
         from streams.chain import load_regions

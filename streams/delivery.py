@@ -29,7 +29,7 @@ import numpy as np
 
 from models.errors import ConfigError, GroundswellError, InvalidRecord
 from models.records import ALERT_STATUSES, SEVERITIES, Alert, dumps, loads
-from models.timeutil import iso_from_ms, ms_from_iso
+from models.timeutil import iso_from_ms, ms_from_iso, ms_from_option
 
 if TYPE_CHECKING:
     import aiohttp
@@ -105,15 +105,7 @@ regions=('milano',), since_ms=1708594200000)
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AlertFilter:
         """From ``--status``, ``--category``, ``--severity``, ``--region``, ``--since``."""
-        since = getattr(args, "since", None)
-        since_ms = None
-        if since:
-            try:
-                since_ms = ms_from_iso(since)
-            except ValueError:
-                raise ConfigError(
-                    "--since", since, "must be an ISO 8601 time with a UTC offset"
-                ) from None
+        since_ms = ms_from_option(getattr(args, "since", None), "--since")
         return cls(
             statuses=frozenset(getattr(args, "status", None) or ()),
             categories=frozenset(getattr(args, "category", None) or ()),

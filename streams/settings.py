@@ -204,19 +204,22 @@ did you mean GROUNDSWELL_WINDOW_S?
         ):
             raise ConfigError(env_name("country_bias"), self.country_bias, "a 2-letter ISO code")
 
-    def input_files(self) -> list[tuple[str, str]]:
-        """(variable, path) of every file these settings name for reading: the regions'
-        inputs, the history, the relevance model and the brand lexicon."""
+    def region_files(self) -> list[tuple[str, str]]:
+        """(variable, path) of the files the regions are read from (none for a built set
+        without inputs, or the demo grid)."""
         from geo.spec import RegionSpec
 
         spec = RegionSpec.parse(self.regions, env_name("regions")) if self.regions else None
-        files = [(env_name("regions"), p) for p in (spec.input_files() if spec else ())]
-        files += [
+        return [(env_name("regions"), p) for p in (spec.input_files() if spec else ())]
+
+    def input_files(self) -> list[tuple[str, str]]:
+        """(variable, path) of every file these settings name for reading: the regions'
+        inputs, the history, the relevance model and the brand lexicon."""
+        return self.region_files() + [
             (env_name(name), getattr(self, name))
             for name in ("history", "relevance_model", "brands")
             if getattr(self, name)
         ]
-        return files
 
     def lexicon_langs(self) -> list[str] | None:
         """The bundled lexicons ``langs`` names, in order (None: every bundled one).
