@@ -216,13 +216,12 @@ class Normalized:
     tick_ms: int | None = None
 
 
-MAX_AHEAD_MS = 3_600_000
+MAX_AHEAD_MS = 86_400_000
 """How far past the latest event time of its partition a post may lie on its own: one
-further ahead is refused ("too far ahead", to the dead-letter topic) unless the post
-just before it is as far ahead too. A lone post dated ahead (decades, or hours: a source
-with a wrong time zone) would otherwise move the watermark there: every later post would
-be late and each detector would close every window up to it. A real jump in time (a feed
-back after more than an hour's gap) costs its first post only."""
+further ahead is refused ("too far ahead") unless the post just before it is as far
+ahead too. A lone post dated decades ahead would otherwise move the watermark there:
+every later post would be late and each detector would close every window up to it. A
+real jump in time (a feed back after a day's gap) costs its first post only."""
 
 
 def _kept_private(key: bytes, author: str | None, text: str) -> tuple[str | None, str]:

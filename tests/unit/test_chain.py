@@ -157,15 +157,12 @@ def test_a_lone_post_far_ahead_is_refused_and_moves_nothing() -> None:
     assert future.tick_ms is None and origin.clock.watermark_ms == T - 60_000
     assert origin.process(_native("c", T + 1_000)).posts  # the stream goes on, not late
     assert origin.clock.watermark_ms == T + 1_000 - 60_000
-    hours = origin.process(_native("d", T + 5 * 3_600_000))  # a source five hours off
-    assert [r[0] for r in hours.rejected] == ["too far ahead"]
-    assert origin.process(_native("e", T + 2_000)).posts
 
 
 def test_a_jump_in_time_costs_its_first_post() -> None:
     origin = Origin(60_000, W)
     origin.process(_native("a", T))
-    later = T + 2 * MAX_AHEAD_MS  # the feed is back two hours later
+    later = T + 2 * MAX_AHEAD_MS  # the feed is back two days later
     assert origin.process(_native("b", later)).rejected
     kept = origin.process(_native("c", later + 1_000))
     assert [p.id for p in kept.posts] == ["c"]
