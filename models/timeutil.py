@@ -57,7 +57,6 @@ def ms_from_iso(text: str) -> int:
     return round(dt.timestamp() * 1000)
 
 
-@lru_cache(maxsize=4096)
 def ms_from_option(value: str | None, option: str) -> int | None:
     """Epoch milliseconds of a command's ISO 8601 time option (None when not given); a bad
     one is a :class:`~models.errors.ConfigError` naming ``option``.
@@ -77,6 +76,7 @@ def ms_from_option(value: str | None, option: str) -> int | None:
         raise ConfigError(option, value, "must be an ISO 8601 time with a UTC offset") from None
 
 
+@lru_cache(maxsize=4096)
 def _second_ms(text: str) -> int | None:
     """Epoch milliseconds of a UTC second written "2024-02-22T09:30:00"; None for text of
     another shape or not a time."""
