@@ -85,6 +85,7 @@ from models.series import (
 GeometryFn = Callable[[Sequence[str]], Mapping[str, Any] | None]
 WEEK = Seasonality("week")
 DEFAULT_CATEGORY = "mobile_data"
+CATEGORY_LEAD = 1.25  # how far another category must lead an alert's to replace it
 RECENT_STRENGTH = 5.0  # pseudo-counts damping the zone's recent level
 LASTING_SHARE = 1.0 - 1.0 / np.e  # a region this much in alerts lately learns again...
 SETTLED_SHARE = np.exp(-2.0)  # ... until it is down to this much
@@ -389,14 +390,19 @@ class _Open:
     tally: dict[str, int] = field(default_factory=dict)  # posts per category so far
 
     def count(self, categories: Counter[str]) -> bool:
-        """Add a window's posts per category; True when the majority category changed."""
+        """Add a window's complainers per category; True when the category changed: to
+        the one most counted so far, once it leads the current one by a quarter and by
+        three complainers (a mix of two does not flip the alert back and forth)."""
         for c, n in categories.items():
             self.tally[c] = self.tally.get(c, 0) + n
         if not self.tally:
             return False
         best = min(self.tally, key=lambda c: (-self.tally[c], c))
-        changed, self.category = best != self.category, best
-        return changed
+        current = self.tally.get(self.category, 0)
+        if best == self.category or self.tally[best] < max(CATEGORY_LEAD * current, current + 3):
+            return False
+        self.category = best
+        return True
 
 
 @dataclass(frozen=True)

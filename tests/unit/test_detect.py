@@ -270,6 +270,19 @@ def test_cells_keep_each_author_once_and_older_cells_load() -> None:
     assert cell.categories == {"tv": 2} and cell.authors["x"] == (T0, "tv")
 
 
+def test_a_mix_of_two_categories_does_not_flip_the_alert() -> None:
+    # Eight people a minute in r2, five without TV and three without SMS one minute, the
+    # other way round the next: the alert keeps the category it took (it flipped with
+    # the lead every window).
+    posts = _background(2, 160)
+    for m in range(120, 150):
+        for k in range(8):
+            category = "tv" if (k < 5) == (m % 2 == 0) else "sms"
+            posts.append(_post(f"c{m}-{k}", m + k / 9, "r2", f"c{m}-{k}", category=category))
+    alerts = [a for a in _run(_detector(), posts, 160) if "r2" in a.region_ids]
+    assert alerts and {a.category for a in alerts} == {alerts[0].category}
+
+
 def test_a_repost_wave_counts_once() -> None:
     d = _detector(_config(warmup_windows=0))
     wave = [_post("orig", 0.1, "r0", "op")] + [
