@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import ConfigError, InvalidRecord, describe
-from models.formats import decode_raw
+from models.formats import Decoded, decode_raw
 from models.records import Post, dumps, loads
 from models.watermark import LATE, TOO_FAR_AHEAD
 
@@ -346,13 +346,15 @@ class InputLines:
                 continue
             for record in records:
                 try:
-                    posts, refused = decode_raw(record)
+                    yield from self.kept(decode_raw(record))
                 except InvalidRecord as exc:
                     self.reject(exc)
-                    continue
-                for error, _part in refused:
-                    self.reject(error)
-                yield from posts
+
+    def kept(self, decoded: Decoded) -> list[Post]:
+        """The posts of a decoded record, its parts refused alone rejected."""
+        for error, _part in decoded.refused:
+            self.reject(error)
+        return decoded.posts
 
     def summary(self) -> str:
         more = f" ({self.bad - SHOW_BAD} not shown)" if self.bad > SHOW_BAD else ""

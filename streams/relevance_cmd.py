@@ -96,12 +96,10 @@ def read_labelled(path: str) -> tuple[list[Example], InputLines]:
     for line in lines:
         try:
             relevant, obj = _label(load_raw(line))
-            posts, refused = normalize_raw(obj)
+            posts = lines.kept(normalize_raw(obj))
         except InvalidRecord as exc:
             lines.reject(exc)
             continue
-        for error, _part in refused:
-            lines.reject(error)
         examples += [Example(p.text, relevant, p.lang, p.author) for p in posts]
     return examples, lines
 

@@ -225,6 +225,12 @@ def test_a_missing_input_or_output_folder_stops_before_anything_runs(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
+def _lines(path: Path, lines: list[bytes]) -> Path:
+    """``path`` holding ``lines``, one a line."""
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    return path
+
+
 BAD_LINES = [
     b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:00:00Z"}',
     b"",
@@ -239,8 +245,7 @@ BAD_LINES = [
 def test_bad_lines_are_reported_with_their_numbers_and_the_run_goes_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
-    src = tmp_path / "in.jsonl"
-    src.write_bytes(b"\n".join(BAD_LINES) + b"\n")
+    src = _lines(tmp_path / "in.jsonl", BAD_LINES)
     out = tmp_path / "out.jsonl"
     assert main([command, str(src), "--out", str(out)]) == 1
     err = capsys.readouterr().err
@@ -254,17 +259,14 @@ def test_posts_refused_for_their_time_are_counted_not_bad(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A dump of a real feed has late posts: the run is sound, its status 0.
-    src = tmp_path / "in.jsonl"
-    src.write_bytes(
-        b"\n".join(
-            [
-                b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:10:00Z"}',
-                b'{"id": "2", "text": "wifi down", "created_at": "2024-03-04T09:00:00Z"}',
-                b'{"id": "3", "text": "no 4G", "created_at": "2024-03-04T19:00:00Z"}',
-                b'{"id": "4", "text": "no 5G", "created_at": "2024-03-04T09:10:30Z"}',
-            ]
-        )
-        + b"\n"
+    src = _lines(
+        tmp_path / "in.jsonl",
+        [
+            b'{"id": "1", "text": "no signal", "created_at": "2024-03-04T09:10:00Z"}',
+            b'{"id": "2", "text": "wifi down", "created_at": "2024-03-04T09:00:00Z"}',
+            b'{"id": "3", "text": "no 4G", "created_at": "2024-03-04T19:00:00Z"}',
+            b'{"id": "4", "text": "no 5G", "created_at": "2024-03-04T09:10:30Z"}',
+        ],
     )
     assert main(["backtest", str(src), "--out", str(tmp_path / "out.jsonl")]) == 0
     err = capsys.readouterr().err
@@ -284,8 +286,7 @@ MALFORMED_DUMP = [
 def test_malformed_dump_lines_are_bad_lines_and_the_run_goes_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
-    src = tmp_path / "dump.jsonl"
-    src.write_bytes(b"\n".join(MALFORMED_DUMP) + b"\n")
+    src = _lines(tmp_path / "dump.jsonl", MALFORMED_DUMP)
     out = tmp_path / "out.jsonl"
     assert main([command, str(src), "--out", str(out)]) == 1
     err = capsys.readouterr().err
@@ -299,11 +300,9 @@ def test_malformed_dump_lines_are_bad_lines_and_the_run_goes_on(
 def test_malformed_dump_lines_in_the_history_are_reported_at_start(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    history = tmp_path / "history.jsonl"
-    history.write_bytes(b"\n".join(MALFORMED_DUMP) + b"\n")
+    history = _lines(tmp_path / "history.jsonl", MALFORMED_DUMP)
     monkeypatch.setenv("GROUNDSWELL_HISTORY", str(history))
-    src = tmp_path / "in.jsonl"
-    src.write_bytes(MALFORMED_DUMP[-1] + b"\n")
+    src = _lines(tmp_path / "in.jsonl", MALFORMED_DUMP[-1:])
     assert main(["backtest", str(src), "--out", str(tmp_path / "out.jsonl")]) == 0
     err = capsys.readouterr().err
     assert f"{history}:3: invalid dump line: value_b64 is not base64" in err
@@ -348,8 +347,7 @@ def test_dump_with_a_bad_time_stops_before_touching_its_output(
 
 
 def test_replay_speed_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    src = tmp_path / "in.jsonl"
-    src.write_bytes(BAD_LINES[0] + b"\n")
+    src = _lines(tmp_path / "in.jsonl", BAD_LINES[:1])
     for speed in ("0", "-2"):
         assert main(["replay", str(src), "--speed", speed]) == 2
         assert "--speed" in capsys.readouterr().err
